@@ -87,17 +87,32 @@ class Registry:
                 return name[len(prefix):]
         return name
 
-    def register_module(self, name: str | None = None, force: bool = False) -> Callable:
-        """Decorator that registers a class or function under ``name`` (default: its own name)."""
+    def register_module(
+        self, name: str | list[str] | Callable | None = None, force: bool = False, module: Callable | None = None
+    ) -> Callable:
+        """Decorator that registers a class or function under ``name`` (default: its own name).
+
+        Also usable bare (``@REG.register_module``) or as ``register_module(module=cls)``; ``name``
+        may be a list of aliases.
+        """
+        if callable(name) and not isinstance(name, str):  # used bare: @REG.register_module
+            return self.register_module(force=force)(name)
 
         def deco(obj: Callable) -> Callable:
-            key = name or obj.__name__
-            if key in self._modules and not force and self._modules[key] is not obj:
-                raise KeyError(f"'{key}' is already registered in {self.name}")
-            self._modules[key] = obj
+            keys = [name] if isinstance(name, str) else list(name or [obj.__name__])
+            for key in keys:
+                if not isinstance(key, str):
+                    raise TypeError(f"{self.name}: registry names must be strings, got {key!r}")
+                if key in self._modules and not force and self._modules[key] is not obj:
+                    raise KeyError(
+                        f"'{key}' is already registered in {self.name} (by {self._modules[key].__module__}); "
+                        "pick another name or pass force=True"
+                    )
+            for key in keys:
+                self._modules[key] = obj
             return obj
 
-        return deco
+        return deco(module) if module is not None else deco
 
     def add(self, obj: Callable, name: str | None = None) -> Callable:
         """Register ``obj`` directly (for classes defined elsewhere, e.g. torch.optim)."""
@@ -108,17 +123,19 @@ class Registry:
         key = self._strip(name)
         if key in self._modules:
             return self._modules[key]
-        if "." in name:
-            module_name, _, attr = name.rpartition(".")
-            try:
-                return getattr(importlib.import_module(module_name), attr)
-            except (ImportError, AttributeError) as exc:
-                raise ConfigError(f"cannot import '{name}' for {self.name}: {exc}") from exc
         hint = closest(key, list(self._modules))
-        raise ConfigError(
-            f"unknown {self.name} type '{name}'"
-            + (f"; did you mean {', '.join(repr(h) for h in hint)}?" if hint else "")
-        )
+        did_you_mean = f"; did you mean {', '.join(repr(h) for h in hint)}?" if hint else ""
+        # 'mmseg.PSPHead' is a prefixed registry name, not an import path: don't try importing 'mmseg'.
+        if "." in key:
+            module_name, _, attr = key.rpartition(".")
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError as exc:
+                raise ConfigError(f"cannot import '{name}' for {self.name}: {exc}{did_you_mean}") from exc
+            if not hasattr(module, attr):
+                raise ConfigError(f"cannot import '{name}' for {self.name}: module '{module_name}' has no '{attr}'")
+            return getattr(module, attr)
+        raise ConfigError(f"unknown {self.name} type '{name}'" + did_you_mean)
 
     def build(self, cfg: Any, **defaults: Any) -> Any:
         """Build an object from a dict with a ``type`` key; an already built object passes through."""
