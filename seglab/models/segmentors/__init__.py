@@ -1,0 +1,4 @@
+"""segmentors registered in MODELS."""
+from .base import BaseSegmentor
+from .cascade_encoder_decoder import CascadeEncoderDecoder
+from .encoder_decoder import EncoderDecoder

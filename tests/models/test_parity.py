@@ -1,0 +1,152 @@
+"""MMSegmentation checkpoint parity: every golden in ../shared/parity/goldens (see its README).
+
+For each golden: build from ``model_cfg`` (and from seglab's ``configs/<method>/<name>.py`` when it
+exists), compare the state-dict manifest exactly, load the filled weights strictly, and compare
+``logits`` and ``full_s4`` with the README tolerance. A golden whose types are not registered yet is
+skipped naming them, except the CNN goldens in MUST_RUN, which must never skip.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import seglab.models  # noqa: F401 - registration
+from seglab.registry import MODELS, ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared"
+PARITY = SHARED / "parity"
+GOLDENS = PARITY / "goldens"
+MUST_RUN = ("fcn_r18-d8_4xb2-80k_cityscapes-512x1024", "fcn_r50-d8_4xb2-40k_cityscapes-512x1024")
+# Sub-config keys whose 'type' is a MODELS type (norm_cfg/act_cfg/... types belong to the layer builders).
+COMPONENT_KEYS = ("backbone", "neck", "decode_head", "auxiliary_head", "loss_decode", "sampler", "backbone_cfg")
+
+GOLDEN_NAMES = sorted(p.name[: -len(".keys.json")] for p in GOLDENS.glob("*.keys.json")) if GOLDENS.is_dir() else []
+needs_shared = pytest.mark.skipif(not GOLDENS.is_dir(), reason=f"parity goldens not found at {GOLDENS}")
+
+
+@functools.lru_cache(maxsize=1)
+def _fill_module():
+    spec = importlib.util.spec_from_file_location("parity_fill", PARITY / "fill.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _manifest(name: str) -> dict:
+    return json.loads((GOLDENS / f"{name}.keys.json").read_text())
+
+
+def _model_types(cfg: object) -> set[str]:
+    """Type names of the MODELS components in a model config (top level and COMPONENT_KEYS, recursively)."""
+    types: set[str] = set()
+
+    def visit(node: object, is_component: bool) -> None:
+        if isinstance(node, (list, tuple)):
+            for item in node:
+                visit(item, is_component)
+        elif isinstance(node, dict):
+            if is_component and isinstance(node.get("type"), str):
+                types.add(node["type"])
+            for key, value in node.items():
+                visit(value, key in COMPONENT_KEYS)
+
+    visit(cfg, True)
+    return types
+
+
+def _missing_types(cfg: dict) -> list[str]:
+    return sorted(t for t in _model_types(cfg) if t not in MODELS)
+
+
+@functools.lru_cache(maxsize=1)
+def _filled_state(name: str) -> dict[str, torch.Tensor]:
+    """The README's deterministic weights for every manifest entry (cached for the config variant)."""
+    fill = _fill_module().fill
+    return {
+        k: torch.from_numpy(fill(k, tuple(shape), dtype.startswith("float")))
+        for k, shape, dtype in _manifest(name)["state_dict"]
+    }
+
+
+def _config_model_cfg(name: str, manifest: dict) -> dict | None:
+    """seglab's own config file for this golden, if present: its ``model`` dict."""
+    path = REPO / "configs" / manifest["config"]
+    if not path.is_file():
+        return None
+    from seglab.config import Config  # lazy: another part of the package
+
+    return Config.fromfile(str(path)).model
+
+
+def _check_parity(model: torch.nn.Module, name: str, manifest: dict) -> None:
+    expected = [(k, list(shape), dtype) for k, shape, dtype in manifest["state_dict"]]
+    ours = [(k, list(v.shape), str(v.dtype).replace("torch.", "")) for k, v in model.state_dict().items()]
+    missing = sorted({e[0] for e in expected} - {o[0] for o in ours})
+    unexpected = sorted({o[0] for o in ours} - {e[0] for e in expected})
+    assert not missing and not unexpected, (
+        f"state_dict keys differ: missing {missing[:10]}, unexpected {unexpected[:10]}"
+    )
+    mismatched = [(o, e) for o, e in zip(sorted(ours), sorted(expected)) if o != e]
+    assert not mismatched, f"state_dict shapes/dtypes differ (ours, reference): {mismatched[:10]}"
+
+    model.load_state_dict(_filled_state(name), strict=True)
+    model.eval()
+    ref = np.load(GOLDENS / f"{name}.npz")
+    x = torch.from_numpy(_fill_module().parity_input(tuple(manifest["input_shape"])))
+    hw = tuple(x.shape[2:])
+    with torch.no_grad():
+        logits = model(x, mode="tensor")
+        full = model.encode_decode(x, [dict(img_shape=hw, ori_shape=hw, pad_shape=hw)])[:, :, ::4, ::4]
+    for key, ours_out in (("logits", logits), ("full_s4", full)):
+        reference = ref[key]
+        assert tuple(ours_out.shape) == reference.shape, f"{key} shape {tuple(ours_out.shape)} != {reference.shape}"
+        err = float(np.abs(ours_out.numpy() - reference).max())
+        tol = 1e-4 * float(np.abs(reference).max()) + 1e-5
+        assert err <= tol, f"{key}: max abs error {err:.3g} > tolerance {tol:.3g}"
+
+
+def _build_or_skip(cfg: dict, name: str) -> torch.nn.Module:
+    missing = _missing_types(cfg)
+    if missing and name not in MUST_RUN:
+        pytest.skip(f"{name}: types not registered yet: {', '.join(missing)}")
+    try:
+        return MODELS.build(cfg)
+    except ConfigError as exc:
+        if str(exc).startswith("unknown") and name not in MUST_RUN:
+            pytest.skip(f"{name}: {exc}")
+        raise
+
+
+@needs_shared
+def test_goldens_were_collected():
+    assert len(GOLDEN_NAMES) >= 19
+    assert set(MUST_RUN) <= set(GOLDEN_NAMES)
+
+
+@needs_shared
+@pytest.mark.parametrize("name", MUST_RUN)
+def test_cnn_goldens_are_not_skipped(name):
+    missing = _missing_types(_manifest(name)["model_cfg"])
+    assert not missing, f"{name} must run, but these types are not registered: {missing}"
+
+
+# Golden-major order so the filled weights are made once per golden for both variants.
+@needs_shared
+@pytest.mark.parametrize("name,variant", [(n, v) for n in GOLDEN_NAMES for v in ("model_cfg", "config_file")])
+def test_parity(name, variant):
+    manifest = _manifest(name)
+    if variant == "model_cfg":
+        cfg = manifest["model_cfg"]
+    else:
+        cfg = _config_model_cfg(name, manifest)
+        if cfg is None:
+            pytest.skip(f"configs/{manifest['config']} does not exist yet")
+    _check_parity(_build_or_skip(cfg, name), name, manifest)
