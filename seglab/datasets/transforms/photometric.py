@@ -1,0 +1,87 @@
+"""Photometric transforms: change pixel values of ``results['img']`` only, never the geometry or masks."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from seglab.registry import TRANSFORMS
+
+__all__ = ["PhotoMetricDistortion"]
+
+
+def _convert(img: np.ndarray, alpha: float = 1.0, beta: float = 0.0) -> np.ndarray:
+    """``img * alpha + beta`` clipped to 0..255, as uint8."""
+    return np.clip(img.astype(np.float32) * alpha + beta, 0, 255).astype(np.uint8)
+
+
+@TRANSFORMS.register_module()
+class PhotoMetricDistortion:
+    """Randomly change brightness, contrast, saturation and hue of a BGR uint8 image (H, W, 3).
+
+    Each change happens with probability 0.5, in MMSeg's order: brightness, contrast (first or
+    last, at random), saturation, hue.
+    """
+
+    def __init__(
+        self,
+        brightness_delta: int = 32,
+        contrast_range: Sequence[float] = (0.5, 1.5),
+        saturation_range: Sequence[float] = (0.5, 1.5),
+        hue_delta: int = 18,
+    ) -> None:
+        self.brightness_delta = brightness_delta
+        self.contrast_lower, self.contrast_upper = contrast_range
+        self.saturation_lower, self.saturation_upper = saturation_range
+        self.hue_delta = hue_delta
+
+    def brightness(self, img: np.ndarray) -> np.ndarray:
+        """Add a random offset in [-brightness_delta, brightness_delta] (p=0.5)."""
+        if np.random.randint(2):
+            return _convert(img, beta=np.random.uniform(-self.brightness_delta, self.brightness_delta))
+        return img
+
+    def contrast(self, img: np.ndarray) -> np.ndarray:
+        """Multiply by a random factor in contrast_range (p=0.5)."""
+        if np.random.randint(2):
+            return _convert(img, alpha=np.random.uniform(self.contrast_lower, self.contrast_upper))
+        return img
+
+    def saturation(self, img: np.ndarray) -> np.ndarray:
+        """Scale the HSV saturation by a random factor in saturation_range (p=0.5)."""
+        if np.random.randint(2):
+            hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
+            hsv[:, :, 1] = _convert(hsv[:, :, 1], alpha=np.random.uniform(self.saturation_lower, self.saturation_upper))
+            return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+        return img
+
+    def hue(self, img: np.ndarray) -> np.ndarray:
+        """Rotate the HSV hue (0..179 in OpenCV) by a random integer in [-hue_delta, hue_delta) (p=0.5)."""
+        if np.random.randint(2) and self.hue_delta > 0:
+            hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
+            hsv[:, :, 0] = (hsv[:, :, 0].astype(int) + np.random.randint(-self.hue_delta, self.hue_delta)) % 180
+            return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+        return img
+
+    def __call__(self, results: dict) -> dict:
+        img = results["img"]
+        if img.dtype != np.uint8:
+            img = np.clip(img, 0, 255).astype(np.uint8)
+        img = self.brightness(img)
+        contrast_first = np.random.randint(2) == 1
+        if contrast_first:
+            img = self.contrast(img)
+        img = self.saturation(img)
+        img = self.hue(img)
+        if not contrast_first:
+            img = self.contrast(img)
+        results["img"] = img
+        return results
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(brightness_delta={self.brightness_delta}, "
+            f"contrast_range=({self.contrast_lower}, {self.contrast_upper}), "
+            f"saturation_range=({self.saturation_lower}, {self.saturation_upper}), hue_delta={self.hue_delta})"
+        )
