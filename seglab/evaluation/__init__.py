@@ -1,0 +1,5 @@
+"""Evaluation: confusion-matrix based segmentation metrics."""
+
+from .metrics import IoUMetric
+
+__all__ = ["IoUMetric"]

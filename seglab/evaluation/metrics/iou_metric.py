@@ -1,0 +1,276 @@
+"""IoUMetric: aAcc / mIoU / mAcc / mDice / mFscore from one accumulated confusion matrix (MMSeg-compatible)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import os.path as osp
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from seglab.registry import METRICS, ConfigError
+
+__all__ = ["IoUMetric", "format_table", "metrics_from_confusion"]
+
+logger = logging.getLogger("seglab")
+
+_ALLOWED = ("mIoU", "mDice", "mFscore")
+# Per-class columns each summary metric needs, in MMSeg's order.
+_COLUMNS = {"mIoU": ("IoU", "Acc"), "mDice": ("Dice", "Acc"), "mFscore": ("Fscore", "Precision", "Recall")}
+
+
+def metrics_from_confusion(
+    confusion: torch.Tensor | np.ndarray, beta: float = 1, nan_to_num: float | None = None
+) -> tuple[float, dict[str, np.ndarray]]:
+    """Return (aAcc, per-class dict of IoU/Acc/Dice/Fscore/Precision/Recall) as fractions in [0, 1].
+
+    ``confusion``: (K, K) counts, rows = ground truth, columns = prediction. A class absent from
+    both ground truth and prediction gets NaN (0 / 0) unless ``nan_to_num`` replaces it.
+    """
+    conf = confusion.detach().cpu().double().numpy() if isinstance(confusion, torch.Tensor) else confusion
+    conf = np.asarray(conf, dtype=np.float64)
+    intersect = np.diag(conf)
+    area_label = conf.sum(axis=1)
+    area_pred = conf.sum(axis=0)
+    union = area_label + area_pred - intersect
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a_acc = intersect.sum() / area_label.sum()
+        precision = intersect / area_pred
+        recall = intersect / area_label
+        per_class = {
+            "IoU": intersect / union,
+            "Acc": recall,
+            "Dice": 2 * intersect / (area_pred + area_label),
+            "Fscore": (1 + beta**2) * precision * recall / (beta**2 * precision + recall),
+            "Precision": precision,
+            "Recall": recall.copy(),
+        }
+    if nan_to_num is not None:
+        a_acc = float(np.nan_to_num(a_acc, nan=nan_to_num))
+        per_class = {k: np.nan_to_num(v, nan=nan_to_num) for k, v in per_class.items()}
+    return float(a_acc), per_class
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Render a plain-text table with a header rule, e.g. for per-class results."""
+    cells = [[str(h) for h in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"
+
+    rule = "+-" + "-+-".join("-" * w for w in widths) + "-+"
+    return "\n".join([rule, line(cells[0]), rule, *(line(r) for r in cells[1:]), rule])
+
+
+def _field(sample: Any, name: str) -> torch.Tensor | None:
+    """Return the tensor of ``sample.<name>`` (SegDataSample, PixelData or MMSeg-style dict)."""
+    value = sample.get(name) if isinstance(sample, Mapping) else getattr(sample, name, None)
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        value = value.get("data")
+    elif not isinstance(value, torch.Tensor):
+        value = getattr(value, "data", value)
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(value)
+    return value
+
+
+def _meta(sample: Any, key: str, default: Any = None) -> Any:
+    if isinstance(sample, Mapping):
+        return sample.get(key, sample.get("metainfo", {}).get(key, default))
+    getter = getattr(sample, "get", None)
+    return getter(key, default) if callable(getter) else getattr(sample, key, default)
+
+
+@METRICS.register_module()
+class IoUMetric:
+    """Semantic segmentation metrics from a confusion matrix accumulated over the whole evaluation.
+
+    ``process`` adds each prediction/ground-truth pair to a (K, K) int64 confusion matrix on the
+    predictions' device; ``evaluate`` all-reduces it across ranks and returns MMSeg's keys
+    (``aAcc``, ``mIoU``, ``mAcc``, ``mDice``, ``mFscore``, ``mPrecision``, ``mRecall`` as selected by
+    ``iou_metrics``) in percent rounded to 2 decimals. The per-class table of the last evaluation is
+    kept in ``per_class_results`` and logged to the ``seglab`` logger.
+    """
+
+    default_prefix: str | None = None
+
+    def __init__(
+        self,
+        ignore_index: int = 255,
+        iou_metrics: Sequence[str] | str = ("mIoU",),
+        nan_to_num: float | None = None,
+        beta: float = 1,
+        collect_device: str = "cpu",
+        output_dir: str | None = None,
+        format_only: bool = False,
+        prefix: str | None = None,
+    ) -> None:
+        metrics = [iou_metrics] if isinstance(iou_metrics, str) else list(iou_metrics)
+        bad = [m for m in metrics if m not in _ALLOWED]
+        if bad:
+            raise ConfigError(f"IoUMetric: unknown iou_metrics {bad}; choose from {list(_ALLOWED)}")
+        if collect_device not in ("cpu", "gpu"):
+            raise ConfigError(f"IoUMetric: collect_device must be 'cpu' or 'gpu', got {collect_device!r}")
+        self.ignore_index = ignore_index
+        self.metrics = metrics
+        self.nan_to_num = nan_to_num
+        self.beta = beta
+        self.collect_device = collect_device
+        self.output_dir = output_dir
+        if output_dir:
+            os.makedirs(output_dir, exist_ok=True)
+        self.format_only = format_only
+        self.prefix = prefix or self.default_prefix
+        self._dataset_meta: dict | None = None
+        self.confusion: torch.Tensor | None = None
+        self.num_samples = 0
+        self.per_class_results: dict[str, list] = {}
+
+    # ------------------------------------------------------------------ meta
+    @property
+    def dataset_meta(self) -> dict | None:
+        """Dataset meta information; ``classes`` fixes the number of classes K."""
+        return self._dataset_meta
+
+    @dataset_meta.setter
+    def dataset_meta(self, meta: dict | None) -> None:
+        self._dataset_meta = copy.deepcopy(dict(meta)) if meta is not None else None
+        if self.confusion is not None and self.confusion.shape[0] != self.num_classes:
+            self.reset()
+
+    @property
+    def num_classes(self) -> int:
+        """K = ``len(dataset_meta['classes'])``."""
+        if not self._dataset_meta or not self._dataset_meta.get("classes"):
+            raise ConfigError(
+                "IoUMetric needs dataset_meta with 'classes' before process(); set "
+                "metric.dataset_meta = dataset.metainfo (the runner does this for you)"
+            )
+        return len(self._dataset_meta["classes"])
+
+    def reset(self) -> None:
+        """Forget everything accumulated so far."""
+        self.confusion = None
+        self.num_samples = 0
+
+    # --------------------------------------------------------------- process
+    def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
+        """Accumulate each sample's ``pred_sem_seg`` (1, H, W) against its ``gt_sem_seg`` (1, H, W)."""
+        for sample in data_samples:
+            pred = _field(sample, "pred_sem_seg")
+            if pred is None:
+                raise ValueError("IoUMetric.process: a data sample has no pred_sem_seg")
+            pred = pred.squeeze()
+            if not self.format_only:
+                gt = _field(sample, "gt_sem_seg")
+                if gt is None:
+                    raise ValueError(
+                        "IoUMetric.process: a data sample has no gt_sem_seg; use format_only=True "
+                        "to only write predictions"
+                    )
+                self._accumulate(pred, gt.squeeze().to(pred.device))
+            self.num_samples += 1
+            if self.output_dir:
+                self._write_png(sample, pred)
+
+    def _accumulate(self, pred: torch.Tensor, gt: torch.Tensor) -> None:
+        if pred.shape != gt.shape:
+            raise ValueError(f"IoUMetric: prediction shape {tuple(pred.shape)} != ground truth {tuple(gt.shape)}")
+        k = self.num_classes
+        pred, gt = pred.long().flatten(), gt.long().flatten()
+        valid = gt != self.ignore_index
+        pred, gt = pred[valid], gt[valid]
+        # Out-of-range labels would be dropped silently by a histogram; report them instead.
+        for what, t in (("ground-truth", gt), ("predicted", pred)):
+            if t.numel() and (t.min() < 0 or t.max() >= k):
+                bad = torch.unique(t[(t < 0) | (t >= k)])[:10].tolist()
+                raise ValueError(
+                    f"IoUMetric: {what} labels {bad} are outside [0, {k}) and not ignore_index={self.ignore_index}; "
+                    "check num_classes/classes, reduce_zero_label and the label maps"
+                )
+        counts = torch.bincount(gt * k + pred, minlength=k * k).reshape(k, k)
+        if self.confusion is None:
+            self.confusion = torch.zeros((k, k), dtype=torch.int64, device=pred.device)
+        self.confusion += counts.to(self.confusion.device)
+
+    def _write_png(self, sample: Any, pred: torch.Tensor) -> None:
+        img_path = _meta(sample, "img_path")
+        if not img_path:
+            raise ValueError("IoUMetric: output_dir needs 'img_path' in each sample's metainfo to name the file")
+        mask = pred.detach().cpu().numpy().astype(np.int64)
+        if _meta(sample, "reduce_zero_label", False):
+            mask = mask + 1  # undo the 0 -> 255 shift so files use the dataset's original ids
+        mask = mask.astype(np.uint8 if mask.max(initial=0) < 256 else np.uint16)
+        name = osp.splitext(osp.basename(img_path))[0] + ".png"
+        cv2.imwrite(osp.abspath(osp.join(self.output_dir, name)), mask)
+
+    # --------------------------------------------------------------- compute
+    def compute_metrics(self, confusion: torch.Tensor | None = None) -> dict[str, float]:
+        """Return MMSeg's summary metrics (percent, 2 decimals) from ``confusion`` (default: accumulated)."""
+        if self.format_only:
+            logger.info("IoUMetric: format_only=True, predictions written to %s", self.output_dir)
+            return {}
+        conf = self.confusion if confusion is None else confusion
+        if conf is None:
+            conf = torch.zeros((self.num_classes, self.num_classes), dtype=torch.int64)
+        a_acc, per_class = metrics_from_confusion(conf, beta=self.beta, nan_to_num=self.nan_to_num)
+        columns: list[str] = []
+        for m in self.metrics:
+            columns += [c for c in _COLUMNS[m] if c not in columns]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # nanmean of an all-NaN column -> NaN
+            results = {"aAcc": float(np.round(a_acc * 100, 2))}
+            for c in columns:
+                results["m" + c] = float(np.round(np.nanmean(per_class[c]) * 100, 2))
+        classes = self._class_names(conf.shape[0])
+        self.per_class_results = {"Class": classes}
+        self.per_class_results.update({c: np.round(v * 100, 2).tolist() for c, v in per_class.items()})
+        rows = [[name] + [self.per_class_results[c][i] for c in columns] for i, name in enumerate(classes)]
+        logger.info("per class results:\n%s", format_table(["Class", *columns], rows))
+        return results
+
+    def _class_names(self, k: int) -> list[str]:
+        classes = (self._dataset_meta or {}).get("classes")
+        return [str(c) for c in classes] if classes and len(classes) == k else [str(i) for i in range(k)]
+
+    def evaluate(self, size: int | None = None) -> dict[str, float]:
+        """All-reduce the confusion matrix over ranks, compute the metrics, add ``prefix`` and reset.
+
+        ``size`` is the dataset length; a distributed sampler that pads the last batch repeats
+        samples, which a confusion matrix cannot undo, so more samples than ``size`` only warns.
+        """
+        conf = self.confusion
+        if conf is None and not self.format_only:
+            conf = torch.zeros((self.num_classes, self.num_classes), dtype=torch.int64)
+        count = torch.tensor([self.num_samples], dtype=torch.int64)
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+            count = count.to(device)
+            dist.all_reduce(count)
+            if conf is not None:
+                conf = conf.to(device)
+                dist.all_reduce(conf)
+        total = int(count.item())
+        if total == 0:
+            warnings.warn("IoUMetric.evaluate: no samples were processed; metrics are NaN", stacklevel=2)
+        elif size is not None and total > size:
+            warnings.warn(
+                f"IoUMetric.evaluate: {total} samples processed for a dataset of {size}; the sampler "
+                "repeated samples (use a sampler without round-up padding for exact metrics)",
+                stacklevel=2,
+            )
+        metrics = self.compute_metrics(conf)
+        if self.prefix:
+            metrics = {f"{self.prefix}/{k}": v for k, v in metrics.items()}
+        self.reset()
+        return metrics
