@@ -1,0 +1,1 @@
+"""Command-line tools around datasets: check-dataset, browse-dataset, dataset-convert."""
