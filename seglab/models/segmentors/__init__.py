@@ -2,3 +2,4 @@
 from .base import BaseSegmentor
 from .cascade_encoder_decoder import CascadeEncoderDecoder
 from .encoder_decoder import EncoderDecoder
+from .seg_tta import SegTTAModel  # noqa: F401
