@@ -3,9 +3,22 @@ from .activation import Clamp, HSigmoid, HSwish, Swish, build_activation_layer
 from .conv_module import ConvModule, DepthwiseSeparableConvModule, build_conv_layer
 from .norm import build_norm_layer, is_norm, norm_abbr
 from .resize import Upsample, resize
+from .context_block import ContextBlock
+from .criss_cross_attention import CrissCrossAttention
+from .encoding import Encoding
+from .non_local import NonLocal2d
+from .psa_mask import PSAMask, psa_mask
+from .scale import Scale
+from .self_attention_block import SelfAttentionBlock
 
 __all__ = [
     "Clamp", "HSigmoid", "HSwish", "Swish", "build_activation_layer", "ConvModule",
     "DepthwiseSeparableConvModule", "build_conv_layer", "build_norm_layer", "is_norm", "norm_abbr",
     "Upsample", "resize",
 ]
+__all__ += ["ContextBlock", "CrissCrossAttention", "Encoding", "NonLocal2d", "PSAMask", "psa_mask", "Scale",
+            "SelfAttentionBlock"]
+from .inverted_residual import InvertedResidual  # noqa: E402
+from .make_divisible import make_divisible  # noqa: E402
+
+__all__ += ["InvertedResidual", "make_divisible"]
