@@ -42,7 +42,9 @@ class BaseSegDataset:
     recursively. ``metainfo=dict(classes=[subset])`` trains on a subset of ``METAINFO['classes']``:
     ``label_map`` sends old ids to new ids and the rest to ``ignore_index``. Subclasses may set
     ``RAW_LABEL_MAP`` (raw mask value -> class id, e.g. a void value -> 255), applied before that.
-    ``dataset[i]`` runs ``pipeline`` on ``get_data_info(i)``.
+    ``dataset[i]`` runs ``pipeline`` on ``get_data_info(i)``. ``rgb_label=True`` marks colour-coded
+    masks: ``get_data_info`` then carries the palette as ``color_map`` and LoadAnnotations maps each
+    colour to its class index.
     """
 
     METAINFO: dict = dict()
@@ -66,8 +68,10 @@ class BaseSegDataset:
         ignore_index: int = 255,
         reduce_zero_label: bool = False,
         backend_args: dict | None = None,
+        rgb_label: bool = False,
     ) -> None:
         self.ann_file = ann_file
+        self.rgb_label = rgb_label
         self.data_root = data_root
         self.data_prefix = copy.copy(dict(data_prefix))
         self.img_suffix = img_suffix
@@ -92,6 +96,13 @@ class BaseSegDataset:
         self._metainfo["palette"] = self._update_palette()
         if test_mode and not self._metainfo.get("classes"):
             raise ValueError(f"{type(self).__name__}: test_mode needs class names; set METAINFO or metainfo=dict(classes=...)")
+
+        # Colour-coded masks (rgb_label) use the colours of the classes they were drawn with: the
+        # dataset's own palette, or METAINFO's when a class subset remaps ids (label_map runs after).
+        full_palette = self.METAINFO.get("palette") if self.label_map is not None else None
+        self._color_map = [list(c) for c in (full_palette or self._metainfo["palette"])]
+        if rgb_label and not self._color_map:
+            raise ValueError(f"{type(self).__name__}: rgb_label=True needs metainfo['palette'] (one RGB colour per class)")
 
         self._join_prefix()
         self.pipeline = Compose(pipeline)
@@ -276,6 +287,8 @@ class BaseSegDataset:
         classes = self._metainfo.get("classes")
         info["num_classes"] = len(classes) if classes else None
         info["ignore_index"] = self.ignore_index
+        if self.rgb_label:
+            info["color_map"] = self._color_map
         return info
 
     def prepare_data(self, idx: int) -> Any:

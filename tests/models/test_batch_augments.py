@@ -73,3 +73,56 @@ def test_batch_augments_are_no_ops_in_eval():
     assert torch.equal(a["data_samples"][0].gt_sem_seg.data, b["data_samples"][0].gt_sem_seg.data)
     trained = pre(coded_batch(2), training=True)
     assert not torch.equal(trained["inputs"][:, :, :5, :7], b["inputs"])
+
+
+def block_batch(n: int = 2, size: int = 16, block: int = 4) -> dict:
+    """Image = 10 * label in every channel; label = a 4x4 grid of blocks with ids 0..15."""
+    y, x = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    label = (y // block) * (size // block) + x // block
+    img = (label * 10).to(torch.uint8).expand(3, -1, -1)
+    samples = [SegDataSample(metainfo=dict(ori_shape=(size, size), img_shape=(size, size)),
+                             gt_sem_seg=label[None].clone()) for _ in range(n)]
+    return dict(inputs=[img.clone() for _ in range(n)], data_samples=samples)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_resize_keeps_images_and_labels_aligned(seed):
+    torch.manual_seed(seed)
+    pre = MODELS.build(dict(type="SegDataPreProcessor", mean=[0, 0, 0], std=[1, 1, 1],
+                            batch_augments=[dict(type="BatchRandomResize", ratio_range=(0.6, 1.8))]))
+    out = pre(block_batch(), training=True)
+    n, _, h, w = out["inputs"].shape
+    assert (h, w) != (16, 16) and h == w and 9 <= h <= 29
+    labels = torch.stack([s.gt_sem_seg.data for s in out["data_samples"]])
+    assert labels.shape == (n, 1, h, w) and labels.dtype == torch.int64
+    assert set(labels.unique().tolist()) <= set(range(16))  # nearest: no blended label values
+    # inside each block (label constant in a 3x3 neighbourhood) the bilinear image equals 10 * label
+    padded = torch.nn.functional.pad(labels.float(), (1, 1, 1, 1), mode="replicate")
+    lo = -torch.nn.functional.max_pool2d(-padded, 3, stride=1)
+    hi = torch.nn.functional.max_pool2d(padded, 3, stride=1)
+    interior = lo == hi
+    assert interior.float().mean() > 0.3
+    torch.testing.assert_close(out["inputs"][:, :1][interior], labels[interior].float() * 10)
+    assert out["data_samples"][0].batch_input_shape == (h, w)
+    assert out["data_samples"][0].img_shape == (h, w)
+
+
+def test_random_resize_size_divisor_prob_and_eval():
+    from seglab.models.batch_augments import BatchRandomResize
+
+    aug = BatchRandomResize(ratio_range=(1.1, 1.1), size_divisor=8)
+    assert aug.target_size(16, 20, 1.1) == (24, 24)
+    data = block_batch()
+    inputs = torch.stack(data["inputs"]).float()
+    same, _ = BatchRandomResize(ratio_range=(2, 2), prob=0.0)(inputs, data["data_samples"])
+    assert same is inputs
+    pre = MODELS.build(dict(type="SegDataPreProcessor",
+                            batch_augments=[dict(type="BatchRandomResize", ratio_range=(2, 2))]))
+    assert pre(block_batch(), training=False)["inputs"].shape[-2:] == (16, 16)
+    out = pre(block_batch(), training=True)
+    assert out["inputs"].shape[-2:] == (32, 32)
+    # ratio 2 with nearest: every label pixel becomes a 2x2 block
+    src = block_batch()["data_samples"][0].gt_sem_seg.data
+    torch.testing.assert_close(out["data_samples"][0].gt_sem_seg.data, src.repeat_interleave(2, 1).repeat_interleave(2, 2))
+    with pytest.raises(ValueError, match="ratio_range"):
+        BatchRandomResize(ratio_range=(2, 1))

@@ -9,6 +9,8 @@ import numpy as np
 
 from seglab.registry import TRANSFORMS
 
+from .color_lookup import ColorLookup, ColorMap
+
 __all__ = ["LoadAnnotations", "LoadImageFromFile", "LoadImageFromNDArray", "imread", "read_mask"]
 
 _CV2_FLAGS = {
@@ -161,6 +163,11 @@ class LoadAnnotations:
     ``reduce_zero_label=None`` follows the dataset's value in ``results``, so it is set once, on the
     dataset. When the dataset put ``num_classes`` in ``results``, labels outside 0..num_classes-1 that
     are not ``ignore_index`` raise, as does a mask whose size differs from the loaded image.
+
+    Colour-coded masks: ``color_map`` (a palette ``[[r, g, b], ...]`` with index = class, or a dict
+    ``{(r, g, b): class_id}``) reads the mask as RGB and maps each colour to its id before the steps
+    above; a dataset built with ``rgb_label=True`` supplies its palette as ``results['color_map']``
+    instead. A colour not in the map raises naming the file and the colours.
     """
 
     def __init__(
@@ -168,14 +175,36 @@ class LoadAnnotations:
         reduce_zero_label: bool | None = None,
         backend_args: dict | None = None,
         imdecode_backend: str = "pillow",
+        color_map: ColorMap | None = None,
     ) -> None:
         self.reduce_zero_label = reduce_zero_label
         self.backend_args = backend_args
         self.imdecode_backend = imdecode_backend
+        self.color_map = color_map
+        self._lookup = None if color_map is None else ColorLookup(color_map, owner="LoadAnnotations")
+        self._dataset_lookups: dict[str, ColorLookup] = {}  # palette repr -> lookup, built once per dataset
+
+    def _read_colour(self, path: str, color_map: ColorMap | None) -> np.ndarray:
+        lookup = self._lookup
+        if lookup is None:
+            key = repr(color_map)
+            lookup = self._dataset_lookups.get(key)
+            if lookup is None:
+                lookup = self._dataset_lookups[key] = ColorLookup(color_map, owner="LoadAnnotations")
+        if self.imdecode_backend == "tifffile":
+            rgb = imread(path, "unchanged", "tifffile")  # tifffile keeps the file's RGB order
+        else:
+            rgb = imread(path, "color", "cv2")[..., ::-1]  # OpenCV decodes to BGR
+        if rgb.ndim != 3 or rgb.shape[2] < 3:
+            raise ValueError(f"{path}: a colour-coded mask must have 3 channels, got shape {rgb.shape}")
+        return lookup(np.ascontiguousarray(rgb[..., :3]), path)
 
     def __call__(self, results: dict) -> dict:
         path = results["seg_map_path"]
-        seg = read_mask(path, self.imdecode_backend)
+        if self._lookup is not None or results.get("color_map") is not None:
+            seg = self._read_colour(path, results.get("color_map"))
+        else:
+            seg = read_mask(path, self.imdecode_backend)
         dataset_rzl = results.get("reduce_zero_label")
         rzl = self.reduce_zero_label
         if rzl is None:
@@ -223,5 +252,5 @@ class LoadAnnotations:
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(reduce_zero_label={self.reduce_zero_label}, "
-            f"imdecode_backend={self.imdecode_backend!r})"
+            f"imdecode_backend={self.imdecode_backend!r}, color_map={'yes' if self._lookup else None})"
         )

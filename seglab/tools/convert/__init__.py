@@ -22,6 +22,11 @@ CONVERTERS = {
     "vaihingen": "vaihingen",
     "loveda": "loveda",
     "coco_stuff164k": "coco_stuff164k",
+    "coco_stuff10k": "coco_stuff10k",
+    "voc_aug": "voc_aug",
+    "pascal_context": "pascal_context",
+    "isaid": "isaid",
+    "synapse": "synapse",
 }
 
 

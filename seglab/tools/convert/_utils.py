@@ -1,10 +1,12 @@
 """Shared helpers for the dataset converters: archives, image I/O, colour -> index, tiling."""
 from __future__ import annotations
 
+import importlib
 import os
 import tarfile
 import zipfile
 from collections.abc import Iterable, Sequence
+from types import ModuleType
 
 import cv2
 import numpy as np
@@ -17,8 +19,11 @@ __all__ = [
     "imread",
     "imwrite",
     "materialise",
+    "optional_import",
+    "read_lines",
     "require_files",
     "tile_boxes",
+    "write_lines",
 ]
 
 
@@ -128,3 +133,27 @@ def tile_boxes(h: int, w: int, size: int, stride: int) -> list[tuple[int, int, i
         return s
 
     return [(x, y, min(x + size, w), min(y + size, h)) for y in starts(h) for x in starts(w)]
+
+
+def optional_import(module: str, extra: str, purpose: str) -> ModuleType:
+    """Import an optional dependency, or raise an ImportError naming the package to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(f"{purpose} needs the '{module}' package, which is not installed: pip install {extra}") from exc
+
+
+def read_lines(path: str) -> list[str]:
+    """Non-empty stripped lines of a text file (an image list), or a FileNotFoundError naming it."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} is missing")
+    with open(path) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def write_lines(path: str, lines: Iterable[str]) -> str:
+    """Write one item per line (creating folders); return ``path``."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        f.writelines(line + "\n" for line in lines)
+    return path
