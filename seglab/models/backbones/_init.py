@@ -8,7 +8,7 @@ from torch import nn
 
 from ...registry import ConfigError
 
-__all__ = ["resolve_init_cfg", "kaiming_cnn_init", "load_pretrained"]
+__all__ = ["kaiming_cnn_init", "load_pretrained", "resolve_init_cfg"]
 
 
 def resolve_init_cfg(pretrained: str | None, init_cfg: dict | list | None, owner: str) -> dict | list | None:
@@ -32,10 +32,9 @@ def kaiming_cnn_init(module: nn.Module) -> None:
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm)):
-            if m.weight is not None:
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm)) and m.weight is not None:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
 
 
 def load_pretrained(module: nn.Module, init_cfg: dict | list | None) -> bool:

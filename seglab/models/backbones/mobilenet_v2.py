@@ -6,6 +6,7 @@ Keys: ``conv1.conv/bn``, ``layer<i>.<j>.conv.<k>.conv/bn`` (MMSeg's layout).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -28,7 +29,9 @@ class MobileNetV2(nn.Module):
     """
 
     # expand ratio, output channels, number of blocks per layer
-    arch_settings = [[1, 16, 1], [6, 24, 2], [6, 32, 3], [6, 64, 4], [6, 96, 3], [6, 160, 3], [6, 320, 1]]
+    arch_settings: ClassVar[list[list[int]]] = [
+        [1, 16, 1], [6, 24, 2], [6, 32, 3], [6, 64, 4], [6, 96, 3], [6, 160, 3], [6, 320, 1],
+    ]
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ A ResNetV1d whose bottleneck 3x3 conv is a split-attention conv (keys ``conv2.co
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +16,7 @@ from ..layers import build_conv_layer, build_norm_layer
 from .resnet import Bottleneck as _ResNetBottleneck
 from .resnet import ResNet, inherit_signature
 
-__all__ = ["SplitAttentionConv2d", "ResNeStBottleneck", "ResNeSt"]
+__all__ = ["ResNeSt", "ResNeStBottleneck", "SplitAttentionConv2d"]
 
 
 class SplitAttentionConv2d(nn.Module):
@@ -126,7 +126,7 @@ class ResNeStBottleneck(_ResNetBottleneck):
             self.avd_layer = nn.AvgPool2d(3, self.conv2_stride, padding=1)
 
     def forward_conv2(self, x: torch.Tensor) -> torch.Tensor:
-        """Split-attention conv (it ends in its own ReLU-free fusion), then the optional avg-pool stride."""
+        """Split-attention conv (no norm/ReLU after it), then the optional avg-pool stride."""
         out = self.conv2(x)
         return self.avd_layer(out) if self.avg_down_stride else out
 
@@ -139,7 +139,7 @@ class ResNeSt(ResNet):
     Input (N, in_channels, H, W) -> tuple of (N, out_channels[i], H/out_strides[i], W/out_strides[i]).
     """
 
-    arch_settings: dict[int, tuple[type[nn.Module], tuple[int, ...]]] = {
+    arch_settings: ClassVar[dict[int, tuple[type[nn.Module], tuple[int, ...]]]] = {
         50: (ResNeStBottleneck, (3, 4, 6, 3)),
         101: (ResNeStBottleneck, (3, 4, 23, 3)),
         152: (ResNeStBottleneck, (3, 8, 36, 3)),

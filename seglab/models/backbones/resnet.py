@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.utils.checkpoint as cp
@@ -251,7 +251,7 @@ class ResNet(nn.Module):
     ``init_weights()`` additionally loads ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
     """
 
-    arch_settings: dict[int, tuple[type[nn.Module], tuple[int, ...]]] = {
+    arch_settings: ClassVar[dict[int, tuple[type[nn.Module], tuple[int, ...]]]] = {
         18: (BasicBlock, (2, 2, 2, 2)),
         34: (BasicBlock, (3, 4, 6, 3)),
         50: (Bottleneck, (3, 4, 6, 3)),

@@ -6,7 +6,7 @@ Keys are ResNet's; only the widths differ (``conv2`` is a grouped conv of width
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import nn
 
@@ -24,7 +24,7 @@ class ResNeXt(ResNet):
     Input (N, in_channels, H, W) -> tuple of (N, out_channels[i], H/out_strides[i], W/out_strides[i]).
     """
 
-    arch_settings: dict[int, tuple[type[nn.Module], tuple[int, ...]]] = {
+    arch_settings: ClassVar[dict[int, tuple[type[nn.Module], tuple[int, ...]]]] = {
         50: (Bottleneck, (3, 4, 6, 3)),
         101: (Bottleneck, (3, 4, 23, 3)),
         152: (Bottleneck, (3, 8, 36, 3)),

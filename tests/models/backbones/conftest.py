@@ -1,28 +1,14 @@
-"""Shared checks for backbone tests: MMSeg reference manifests/outputs in tests/data/backbones."""
+"""Fixtures for backbone tests: the shared parity filler and MMSeg reference data."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
-from seglab.registry import MODELS
-
-DATA = Path(__file__).parents[2] / "data" / "backbones"
-FILL_PATH = Path(__file__).parents[4] / "shared" / "parity" / "fill.py"
-CASES = json.loads((DATA / "cases.json").read_text())
-
-
-def _load_fill():
-    spec = importlib.util.spec_from_file_location("parity_fill", FILL_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from backbone_reference import CASES, DATA, FILL_PATH, assert_close, assert_manifest, build_case, load_fill
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +16,7 @@ def fill_mod():
     """The shared parity weight filler (skips when the shared folder is not present)."""
     if not FILL_PATH.exists():
         pytest.skip(f"parity filler {FILL_PATH} not available")
-    return _load_fill()
+    return load_fill()
 
 
 @pytest.fixture(scope="session")
@@ -42,26 +28,6 @@ def ref_keys() -> dict:
 @pytest.fixture(scope="session")
 def ref_outputs():
     return np.load(DATA / "reference.npz")
-
-
-def build_case(name: str) -> torch.nn.Module:
-    """Build case ``name`` of cases.json with seglab's registry."""
-    cfg = CASES["cases"].get(name) or CASES["keys_only"][name]
-    return MODELS.build(dict(cfg))
-
-
-def assert_manifest(model: torch.nn.Module, expected: list) -> None:
-    """State dict has exactly the reference keys, in order, with the same shapes and dtypes kinds."""
-    ours = [[k, list(v.shape), v.is_floating_point()] for k, v in model.state_dict().items()]
-    assert [e[0] for e in ours] == [e[0] for e in expected]
-    assert ours == expected
-
-
-def assert_close(ours: np.ndarray, ref: np.ndarray, what: str) -> None:
-    """Parity tolerance from shared/parity: max|d| <= 1e-4 * max|ref| + 1e-5."""
-    assert ours.shape == ref.shape, f"{what}: shape {ours.shape} vs reference {ref.shape}"
-    diff = float(np.abs(ours - ref).max())
-    assert diff <= 1e-4 * float(np.abs(ref).max()) + 1e-5, f"{what}: max|d| = {diff}"
 
 
 @pytest.fixture(scope="session")

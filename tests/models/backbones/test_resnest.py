@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import CASES
+from backbone_reference import CASES
 from torch import nn
 
 from seglab.models.backbones import ResNeSt
@@ -91,7 +91,8 @@ def test_with_cp_same_output_and_gradients():
                         [p.grad for p in model.parameters()]))
     assert torch.allclose(results[0][0], results[1][0], atol=1e-6)
     assert torch.allclose(results[0][1], results[1][1], atol=1e-6)
-    assert all(a is not None and torch.allclose(a, b, atol=1e-6) for a, b in zip(results[0][2], results[1][2]))
+    pairs = zip(results[0][2], results[1][2], strict=True)
+    assert all(a is not None and torch.allclose(a, b, atol=1e-6) for a, b in pairs)
 
 
 def test_errors():

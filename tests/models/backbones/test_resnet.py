@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CASES, assert_manifest
+from backbone_reference import CASES, assert_manifest
 from torch import nn
 
 from seglab.models.backbones import ResNet, ResNetV1c, ResNetV1d
@@ -72,7 +72,8 @@ def test_output_shapes_and_declared_strides(cls, kwargs, strides):
         outs = model(torch.randn(2, 3, 64, 64))
     assert model.out_strides == strides
     assert [o.shape[1] for o in outs] == model.out_channels
-    assert [tuple(o.shape) for o in outs] == [(2, c, 64 // s, 64 // s) for c, s in zip(model.out_channels, strides)]
+    expected = [(2, c, 64 // s, 64 // s) for c, s in zip(model.out_channels, strides, strict=True)]
+    assert [tuple(o.shape) for o in outs] == expected
     expansion = model.block.expansion
     assert model.out_channels == [8 * 2**i * expansion for i in model.out_indices]
 
@@ -155,9 +156,9 @@ def test_with_cp_same_output_and_gradients():
         sum(o.square().mean() for o in outs).backward()
         grads.append(([o.detach() for o in outs], xi.grad, [p.grad for p in model.parameters()]))
     (o1, gx1, gp1), (o2, gx2, gp2) = grads
-    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(o1, o2))
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(o1, o2, strict=True))
     assert torch.allclose(gx1, gx2, atol=1e-6)
-    assert all(a is not None and torch.allclose(a, b, atol=1e-6) for a, b in zip(gp1, gp2))
+    assert all(a is not None and torch.allclose(a, b, atol=1e-6) for a, b in zip(gp1, gp2, strict=True))
 
 
 @pytest.mark.parametrize(
@@ -197,7 +198,8 @@ def test_init_cfg_pretrained_loads_weights(tmp_path):
                                             prefix="backbone."))
     assert not torch.equal(model.stem[0].weight, source.stem[0].weight)  # nothing is read at construction
     model.init_weights()
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), source.state_dict().values()))
+    loaded = zip(model.state_dict().values(), source.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in loaded)
     with pytest.warns(DeprecationWarning):
         legacy = _small(ResNetV1c, pretrained=str(tmp_path / "w.pth"))
     assert legacy.init_cfg == dict(type="Pretrained", checkpoint=str(tmp_path / "w.pth"))

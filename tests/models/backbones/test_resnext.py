@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import CASES
+from backbone_reference import CASES
 
 from seglab.models.backbones import ResNeXt
 from seglab.registry import MODELS, ConfigError
@@ -39,7 +39,7 @@ def test_small_forward_shapes_and_strides():
         outs = model(torch.randn(1, 3, 32, 32))
     assert model.out_strides == [4, 8, 8, 8]
     assert [tuple(o.shape) for o in outs] == [(1, c, 32 // s, 32 // s)
-                                              for c, s in zip(model.out_channels, model.out_strides)]
+                                              for c, s in zip(model.out_channels, model.out_strides, strict=True)]
     assert model.layer1[0].conv2.out_channels == 16  # floor(16 * 4 / 16) * 4
 
 
