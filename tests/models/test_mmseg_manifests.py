@@ -5,15 +5,13 @@ tools/make_mmseg_manifests.py: per unique model dict, the configs using it, the 
 state-dict entries, the sha256 of the canonical ``[key, shape, dtype]`` list and that list compressed.
 Models are built on the meta device, so no memory is allocated and ~240 builds take seconds.
 
-While a type is not registered yet the case is skipped naming it; set SEGLAB_STRICT_MANIFESTS=1 to
-make a missing type a failure.
+Every type these configs name is implemented, so a missing type is a failure, never a skip.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
-import os
 import zlib
 from pathlib import Path
 from typing import Any
@@ -22,10 +20,9 @@ import pytest
 import torch
 
 import seglab.models  # noqa: F401 - registers the models
-from seglab.registry import MODELS, ConfigError
+from seglab.registry import MODELS
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "mmseg_manifests"
-STRICT = os.environ.get("SEGLAB_STRICT_MANIFESTS", "") not in ("", "0")
 # Dicts under these keys are built by layer helpers (norm/act/conv), not by the MODELS registry.
 LAYER_KEYS = {"norm_cfg", "act_cfg", "conv_cfg", "dcn", "upsample_cfg"}
 
@@ -111,15 +108,10 @@ def test_state_dict_matches_mmseg(family: str, entry: dict) -> None:
         pytest.skip(f"MMSeg itself could not build this model here: {entry['error']}")
     cfg = decode_tuples(entry["model"])
     missing = sorted({t for t in model_types(cfg) if t not in MODELS and "." not in t})
-    if missing and not STRICT:
-        pytest.skip(f"not registered yet: {', '.join(missing)}")
+    assert not missing, f"types not registered in seglab: {', '.join(missing)}"
     try:
         with torch.device("meta"):
             model = MODELS.build(cfg)
-    except ConfigError as exc:
-        if "unknown model type" in str(exc) and not STRICT:
-            pytest.skip(str(exc))
-        raise
     except (NotImplementedError, RuntimeError):  # a module that needs real tensors in __init__
         model = MODELS.build(cfg)
     ours = manifest(model.state_dict())
