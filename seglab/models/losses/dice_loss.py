@@ -85,7 +85,8 @@ class DiceLoss(nn.Module):
     ) -> torch.Tensor:
         """Loss of logits (N, C, H, W) against labels (N, H, W) or one-hot targets (N, C, H, W).
 
-        The module's own ``ignore_index`` applies (the call argument is accepted for the head's interface).
+        The module's own ``ignore_index`` applies (the call argument is accepted for the head's interface):
+        pixels with that label are left out; if it is a class index, that class's channel is left out instead.
         """
         if reduction_override not in (None, "none", "mean", "sum"):
             raise ValueError(f"reduction_override must be None, 'none', 'mean' or 'sum', got {reduction_override!r}")
@@ -96,6 +97,12 @@ class DiceLoss(nn.Module):
                 pred = pred.sigmoid()
             elif pred.shape[1] != 1:
                 pred = pred.softmax(dim=1)
+        if onehot is not target and self.ignore_index is not None and not 0 <= self.ignore_index < pred.shape[1]:
+            # Pixels labelled ignore_index (e.g. 255 padding) must not count at all; MMSeg 1.2.2 leaves their
+            # predictions in the denominators (open-mmlab/mmsegmentation#2996). A class-index ignore_index keeps
+            # MMSeg's meaning (that channel is dropped in dice_loss).
+            valid = (target != self.ignore_index).unsqueeze(1).to(pred.dtype)
+            pred, onehot = pred * valid, onehot * valid
         return self.loss_weight * dice_loss(
             pred,
             onehot,

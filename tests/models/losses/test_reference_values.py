@@ -23,7 +23,14 @@ def test_every_loss_type_has_reference_cases():
     assert len(META) >= 20
 
 
-@pytest.mark.parametrize("name", sorted(META))
+# seglab's DiceLoss leaves pixels labelled 255 out; MMSeg 1.2.2 counts their predictions
+# (open-mmlab/mmsegmentation#2996), so these cases (which have such pixels) must differ from it.
+DELIBERATE_DEVIATIONS = {"dice_default", "dice_softmax_naive", "dice_sum"}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="DiceLoss ignores 255 pixels, MMSeg does not"))
+    if n in DELIBERATE_DEVIATIONS else n for n in sorted(META)])
 def test_loss_matches_reference(name):
     cfg, call = META[name]["cfg"], dict(META[name]["call"])
     pred = torch.from_numpy(REF[f"{name}.pred"]).requires_grad_(True)

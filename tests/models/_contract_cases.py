@@ -1,0 +1,160 @@
+"""Contract cases: a tiny constructor config and the inputs for every registered backbone, neck and head.
+
+Every backbone, neck and decode head registered in ``MODELS`` needs at least one entry in ``CASES``
+(``test_contract.py`` fails with the missing names otherwise). A case gives the config, the input
+shapes for each size variant (odd sizes on purpose) and what the output must look like.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Shape = tuple[int, ...]
+
+BATCH = 2  # > 1 so BatchNorm in training mode sees more than one value per channel after global pooling
+IMAGE_SIZES: tuple[tuple[int, int], ...] = ((33, 47), (64, 64))  # one odd, one even
+
+
+def feature_shapes(channels: tuple[int, ...], strides: tuple[int, ...]) -> tuple[tuple[Shape, ...], ...]:
+    """Per image size, the (N, C, ceil(H/s), ceil(W/s)) shapes a backbone gives at ``strides``."""
+    return tuple(
+        tuple((BATCH, c, math.ceil(h / s), math.ceil(w / s)) for c, s in zip(channels, strides))
+        for h, w in IMAGE_SIZES
+    )
+
+
+IMAGES: tuple[tuple[Shape, ...], ...] = tuple(((BATCH, 3, h, w),) for h, w in IMAGE_SIZES)
+# A ResNet-like pyramid (strides 4..32) and a two-level map (stride 4, 8) for single-level heads.
+PYRAMID = feature_shapes((4, 8, 12, 16), (4, 8, 16, 32))
+TWO_LEVEL = feature_shapes((8, 16), (4, 8))
+
+BN = dict(type="BN", requires_grad=True)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One contract case.
+
+    ``kind`` is 'backbone', 'neck' or 'head'. ``inputs[v]`` holds the input shapes for size variant
+    ``v`` (a backbone takes the single image tensor, necks and heads a list of maps). Outputs:
+    backbones check ``out_channels``/``out_strides`` (declared here and on the model); heads give
+    (N, out_channels, h, w) with (h, w) of ``inputs[v][out_like]``; necks give ``neck_out(shapes)``.
+    """
+
+    name: str
+    kind: str
+    cfg: dict
+    inputs: tuple[tuple[Shape, ...], ...]
+    out_channels: tuple[int, ...] = ()
+    out_strides: tuple[int, ...] = ()
+    out_like: int = -1
+    neck_out: Callable[[tuple[Shape, ...]], list[Shape]] | None = None
+
+    @property
+    def type(self) -> str:
+        return self.cfg["type"]
+
+
+def _backbone(name: str, cfg: dict, channels: tuple[int, ...], strides: tuple[int, ...]) -> Case:
+    return Case(name, "backbone", cfg, IMAGES, out_channels=channels, out_strides=strides)
+
+
+def _head(name: str, cfg: dict, inputs: tuple[tuple[Shape, ...], ...] = TWO_LEVEL, out_like: int = -1,
+          **extra) -> Case:
+    return Case(name, "head", {"num_classes": 5, **cfg}, inputs, out_like=out_like, **extra)
+
+
+def _fpn_out(num_outs: int, start: int = 0) -> Callable[[tuple[Shape, ...]], list[Shape]]:
+    def expect(shapes: tuple[Shape, ...]) -> list[Shape]:
+        outs = [(n, 8, h, w) for n, _, h, w in shapes[start:]]
+        while len(outs) < num_outs:  # extra levels: stride-2 max pool / conv, ceil for odd sizes
+            n, c, h, w = outs[-1]
+            outs.append((n, c, math.ceil(h / 2), math.ceil(w / 2)))
+        return outs
+
+    return expect
+
+
+def _jpu_out(shapes: tuple[Shape, ...]) -> list[Shape]:
+    n, _, h, w = shapes[0]
+    return [*shapes[:-1], (n, 4 * 8, h, w)]  # passthrough maps, then mid_channels * len(dilations) at level 0
+
+
+def _mln_out(shapes: tuple[Shape, ...]) -> list[Shape]:
+    n, _, h, w = shapes[0]
+    return [(n, 6, math.floor(h * s), math.floor(w * s)) for s in (0.5, 1, 2)]
+
+
+_RESNET = dict(depth=18, stem_channels=8, base_channels=8)
+_R18 = (8, 16, 32, 64)
+_STRIDES = (4, 8, 16, 32)
+_DILATED = dict(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4), contract_dilation=True)
+
+CASES: list[Case] = [
+    # -- backbones ---------------------------------------------------------------------------------
+    _backbone("ResNet-18", dict(type="ResNet", **_RESNET), _R18, _STRIDES),
+    _backbone("ResNetV1c-18", dict(type="ResNetV1c", **_RESNET), _R18, _STRIDES),
+    _backbone("ResNetV1c-18-dilated", dict(type="ResNetV1c", **_RESNET, **_DILATED), _R18, (4, 8, 8, 8)),
+    _backbone("ResNetV1d-18", dict(type="ResNetV1d", **_RESNET), _R18, _STRIDES),
+    _backbone("ResNeXt-50-2x32", dict(type="ResNeXt", depth=50, stem_channels=8, base_channels=8, groups=2,
+                                      base_width=32), (32, 64, 128, 256), _STRIDES),
+    _backbone("ResNeSt-50", dict(type="ResNeSt", depth=50, stem_channels=16, base_channels=8, radix=2,
+                                 reduction_factor=4), (32, 64, 128, 256), _STRIDES),
+    _backbone("MobileNetV2-0.25", dict(type="MobileNetV2", widen_factor=0.25), (8, 8, 24, 80), _STRIDES),
+    _backbone("MobileNetV2-0.25-dilated", dict(type="MobileNetV2", widen_factor=0.25, strides=(1, 2, 2, 1, 1, 1, 1),
+                                               dilations=(1, 1, 1, 2, 2, 4, 4)), (8, 8, 24, 80), (4, 8, 8, 8)),
+    # -- necks -------------------------------------------------------------------------------------
+    Case("FPN", "neck", dict(type="FPN", in_channels=[4, 8, 12, 16], out_channels=8, num_outs=5), PYRAMID,
+         neck_out=_fpn_out(5)),
+    Case("FPN-extra-convs-bn", "neck", dict(type="FPN", in_channels=[4, 8, 12, 16], out_channels=8, num_outs=5,
+                                            start_level=1, add_extra_convs="on_input", relu_before_extra_convs=True,
+                                            norm_cfg=BN, act_cfg=dict(type="ReLU")), PYRAMID,
+         neck_out=_fpn_out(5, start=1)),
+    Case("JPU", "neck", dict(type="JPU", in_channels=[8, 12, 16], mid_channels=8, norm_cfg=BN),
+         tuple(shapes[1:] for shapes in PYRAMID), neck_out=_jpu_out),
+    Case("MultiLevelNeck", "neck", dict(type="MultiLevelNeck", in_channels=[16], out_channels=6, scales=[0.5, 1, 2],
+                                        norm_cfg=BN, act_cfg=dict(type="ReLU")),
+         tuple(shapes[1:] for shapes in TWO_LEVEL), neck_out=_mln_out),
+    # -- decode heads (single level: the stride-8 map of TWO_LEVEL, 5x6 and 8x8) ----------------------
+    _head("FCNHead", dict(type="FCNHead", in_channels=16, channels=8, norm_cfg=BN)),
+    _head("FCNHead-no-convs", dict(type="FCNHead", in_channels=[8, 16], in_index=[0, 1], channels=24, num_convs=0,
+                                   concat_input=False, input_transform="resize_concat"), out_like=0),
+    _head("FCNHead-binary", dict(type="FCNHead", in_channels=16, channels=8, num_classes=2, out_channels=1,
+                                 threshold=0.3, norm_cfg=BN)),
+    _head("DepthwiseSeparableFCNHead", dict(type="DepthwiseSeparableFCNHead", in_channels=16, channels=8,
+                                            norm_cfg=BN)),
+    _head("PSPHead", dict(type="PSPHead", in_channels=16, channels=8, pool_scales=(1, 2, 3, 6), norm_cfg=BN)),
+    _head("ASPPHead", dict(type="ASPPHead", in_channels=16, channels=8, dilations=(1, 2, 3), norm_cfg=BN)),
+    _head("DepthwiseSeparableASPPHead", dict(type="DepthwiseSeparableASPPHead", in_channels=16, in_index=1,
+                                             channels=8, c1_in_channels=8, c1_channels=4, dilations=(1, 2, 3),
+                                             norm_cfg=BN), out_like=0),
+    _head("UPerHead", dict(type="UPerHead", in_channels=[4, 8, 12, 16], in_index=[0, 1, 2, 3], channels=8,
+                           pool_scales=(1, 2, 3), norm_cfg=BN), PYRAMID, out_like=0),
+    _head("FPNHead", dict(type="FPNHead", in_channels=[4, 8, 12, 16], in_index=[0, 1, 2, 3],
+                          feature_strides=[4, 8, 16, 32], channels=8, norm_cfg=BN), PYRAMID, out_like=0),
+    _head("ANNHead", dict(type="ANNHead", in_channels=[8, 16], in_index=[0, 1],
+                          channels=8, project_channels=8, query_scales=(1,), key_pool_scales=(1, 3),
+                          norm_cfg=BN)),
+    _head("APCHead", dict(type="APCHead", in_channels=16, channels=8, pool_scales=(1, 2), norm_cfg=BN)),
+    _head("CCHead", dict(type="CCHead", in_channels=16, channels=8, recurrence=2, norm_cfg=BN)),
+    _head("DAHead", dict(type="DAHead", in_channels=16, channels=8, pam_channels=4, norm_cfg=BN)),
+    _head("DMHead", dict(type="DMHead", in_channels=16, channels=8, filter_sizes=(1, 3), fusion=True,
+                         norm_cfg=BN)),
+    _head("DNLHead", dict(type="DNLHead", in_channels=16, channels=8, reduction=2, norm_cfg=BN)),
+    _head("EMAHead", dict(type="EMAHead", in_channels=16, channels=8, ema_channels=8, num_bases=4, num_stages=2,
+                          norm_cfg=BN)),  # ema_mid_conv is frozen (requires_grad=False) as in MMSeg
+    _head("EncHead", dict(type="EncHead", in_channels=[8, 12, 16], in_index=[0, 1, 2],
+                          channels=8, num_codes=4, add_lateral=True,
+                          norm_cfg=BN), tuple(shapes[1:] for shapes in PYRAMID)),
+    _head("GCHead", dict(type="GCHead", in_channels=16, channels=8, ratio=0.25, norm_cfg=BN)),
+    _head("ISAHead", dict(type="ISAHead", in_channels=16, channels=8, isa_channels=8, down_factor=(2, 2),
+                          norm_cfg=BN)),
+    _head("NLHead", dict(type="NLHead", in_channels=16, channels=8, reduction=2, norm_cfg=BN)),
+    _head("PSAHead", dict(type="PSAHead", in_channels=16, channels=8, mask_size=(7, 7), norm_cfg=BN)),
+    _head("PSAHead-collect", dict(type="PSAHead", in_channels=16, channels=8, mask_size=(5, 5), psa_type="collect",
+                                  shrink_factor=1, norm_cfg=BN)),
+]
+
+CASES_BY_NAME: dict[str, Case] = {c.name: c for c in CASES}
+assert len(CASES_BY_NAME) == len(CASES), "duplicate contract case names"
