@@ -1,0 +1,473 @@
+"""Speed of seglab side by side with MMSegmentation 1.x in one process, reported as ratios.
+
+Run by hand (not part of the test suite), in an environment where both import, e.g.::
+
+    . /work/mmseg-ref/bin/activate && pip install --no-deps -e .
+    python benchmarks/bench_models.py --models fcn_r18 pspnet_r50 --size 256 --repeats 10 \\
+        [--device cuda] [--out benchmarks/results/run.json]
+
+For every model both libraries build the same model dict, MMSeg loads seglab's ``state_dict``
+with ``strict=True`` (so the run re-checks checkpoint compatibility), and each repeat times
+seglab and MMSeg back to back, alternating which goes first, so that load changes on a shared
+machine hit both. Reported: medians, the seglab/MMSeg time ratio (< 1 means seglab is faster)
+and the largest output difference. Also timed: the CamVid training pipeline on real images and
+``IoUMetric`` on random predictions. seglab never imports MMSegmentation; only this script does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import datetime
+import gc
+import json
+import logging
+import os
+import os.path as osp
+import platform
+import random
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+# name -> where its model dict comes from: a parity manifest (MMSeg's own resolved dict) or a
+# seglab config file (which then also proves that our config builds in MMSeg).
+MODELS_TABLE: dict[str, tuple[str, str]] = {
+    "fcn_r18": ("golden", "fcn_r18-d8_4xb2-80k_cityscapes-512x1024"),
+    "pspnet_r50": ("golden", "pspnet_r50-d8_4xb2-40k_cityscapes-512x1024"),
+    "deeplabv3plus_r50": ("golden", "deeplabv3plus_r50-d8_4xb2-40k_cityscapes-512x1024"),
+    "upernet_r50": ("golden", "upernet_r50_4xb4-160k_ade20k-512x512"),
+    "fpn_r50": ("golden", "fpn_r50_4xb4-160k_ade20k-512x512"),
+    # CCNet/PSANet need mmcv's compiled ops, which the reference (mmcv-lite) lacks: DANet is the
+    # attention head MMSeg can run without them.
+    "danet_r50": ("config", "configs/danet/danet_r50-d8_4xb2-40k_cityscapes-512x1024.py"),
+}
+DEFAULT_MODELS = list(MODELS_TABLE)
+GOLDEN_DIR = osp.join(REPO, "..", "shared", "parity", "goldens")
+CAMVID = osp.join(REPO, "..", "shared", "data", "camvid")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options (``--help`` works without MMSegmentation installed)."""
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=DEFAULT_MODELS,
+        choices=DEFAULT_MODELS,
+        metavar="NAME",
+        help=f"models to time (default: all of {', '.join(DEFAULT_MODELS)})",
+    )
+    p.add_argument("--size", type=int, default=256, help="inference input size HxW (square)")
+    p.add_argument("--train-size", type=int, default=None, help="training-step input size (default: --size)")
+    p.add_argument("--batch", type=int, default=1, help="inference batch size")
+    p.add_argument("--train-batch", type=int, default=2, help="training-step batch size")
+    p.add_argument("--repeats", type=int, default=10, help="timed repeats per measurement (median reported)")
+    p.add_argument(
+        "--train-repeats", type=int, default=None, help="timed repeats of the training step (default: --repeats)"
+    )
+    p.add_argument("--warmup", type=int, default=1, help="untimed runs of each library before timing")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    p.add_argument(
+        "--skip", nargs="*", default=[], choices=["infer", "train", "pipeline", "metric"], help="parts to leave out"
+    )
+    p.add_argument("--pipeline-images", type=int, default=50, help="CamVid train images per pipeline pass")
+    p.add_argument("--camvid", default=CAMVID, help="CamVid root (train/, trainannot/)")
+    p.add_argument("--metric-samples", type=int, default=20, help="random 512x512 predictions per metric pass")
+    p.add_argument("--out", default=None, help="write all numbers to this JSON file")
+    return p.parse_args(argv)
+
+
+def import_libraries() -> tuple[dict, dict]:
+    """Import both libraries; exit with a clear message when MMSegmentation is missing."""
+    try:
+        import mmseg
+        from mmengine.logging import MMLogger
+        from mmengine.structures import PixelData
+        from mmseg.registry import METRICS, MODELS, TRANSFORMS
+        from mmseg.structures import SegDataSample
+        from mmseg.utils import register_all_modules
+    except ImportError as e:
+        sys.exit(
+            f"bench_models.py compares against MMSegmentation, which could not be imported ({e}).\n"
+            "Install it next to seglab, e.g.: . /work/mmseg-ref/bin/activate && pip install --no-deps -e ."
+        )
+    register_all_modules(init_default_scope=True)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"mmseg\.")  # deprecation chatter
+    MMLogger.get_instance("mmengine").setLevel(logging.WARNING)  # its per-class tables
+    from mmengine.dataset import Compose as MMCompose
+
+    import seglab.datasets
+    import seglab.evaluation
+    import seglab.models
+    from seglab.config import Config
+    from seglab.datasets.transforms import Compose
+    from seglab.registry import METRICS as S_METRICS
+    from seglab.registry import MODELS as S_MODELS
+    from seglab.registry import TRANSFORMS as S_TRANSFORMS
+    from seglab.structures import SegDataSample as SSample
+
+    logging.getLogger("seglab").setLevel(logging.WARNING)
+    mm = {
+        "version": mmseg.__version__,
+        "MODELS": MODELS,
+        "TRANSFORMS": TRANSFORMS,
+        "METRICS": METRICS,
+        "Sample": SegDataSample,
+        "PixelData": PixelData,
+        "Compose": MMCompose,
+    }
+    import seglab
+
+    sl = {
+        "version": seglab.__version__,
+        "MODELS": S_MODELS,
+        "TRANSFORMS": S_TRANSFORMS,
+        "METRICS": S_METRICS,
+        "Sample": SSample,
+        "Compose": Compose,
+        "Config": Config,
+    }
+    return mm, sl
+
+
+# ---------------------------------------------------------------------------------------- timing
+def sync(device: Any) -> None:
+    """Wait for queued GPU work so that wall time covers it."""
+    import torch
+
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int, device: Any) -> dict[str, list[float]]:
+    """Seconds per call of each function; each repeat runs all of them, rotating the order."""
+    names = list(fns)
+    for _ in range(warmup):
+        for n in names:
+            fns[n]()
+    sync(device)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(repeats):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for n in order:
+            sync(device)
+            t0 = time.perf_counter()
+            fns[n]()
+            sync(device)
+            times[n].append(time.perf_counter() - t0)
+    return times
+
+
+def summarize(times: dict[str, list[float]], per_item: int = 1) -> dict[str, Any]:
+    """Medians (ms, items/s) and the seglab/MMSeg time ratio."""
+    med = {n: statistics.median(t) for n, t in times.items()}
+    out: dict[str, Any] = {f"{n}_ms": round(1000 * m, 3) for n, m in med.items()}
+    out.update({f"{n}_items_per_s": round(per_item / m, 2) for n, m in med.items()})
+    out["ratio_seglab_over_mmseg"] = round(med["seglab"] / med["mmseg"], 3)
+    out["spread_pct"] = {n: round(100 * (max(t) - min(t)) / med[n], 1) for n, t in times.items()}
+    return out
+
+
+# ---------------------------------------------------------------------------------------- models
+def to_plain(obj: Any) -> Any:
+    """Config values as plain dicts/lists; SyncBN -> BN (one process), pretrained weights dropped."""
+    if isinstance(obj, dict) or hasattr(obj, "items"):
+        d = {k: to_plain(v) for k, v in obj.items()}
+        if d.get("type") == "SyncBN":
+            d["type"] = "BN"
+        return d
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_plain(v) for v in obj)
+    return obj
+
+
+def model_cfg(name: str, sl: dict) -> dict:
+    """The model dict both libraries build for ``name``."""
+    kind, ref = MODELS_TABLE[name]
+    if kind == "golden":
+        with open(osp.join(GOLDEN_DIR, ref + ".keys.json")) as f:
+            cfg = json.load(f)["model_cfg"]
+    else:
+        cfg = to_plain(sl["Config"].fromfile(osp.join(REPO, ref))["model"])
+    cfg = to_plain(cfg)
+    cfg["data_preprocessor"] = None
+    cfg.pop("pretrained", None)
+    cfg["backbone"].pop("init_cfg", None)
+    return cfg
+
+
+def build_pair(name: str, mm: dict, sl: dict, device: Any) -> tuple[Any, Any, dict]:
+    """seglab and MMSeg models with identical weights (MMSeg loads seglab's state_dict strictly)."""
+    import torch
+
+    cfg = model_cfg(name, sl)
+    torch.manual_seed(0)
+    ours = sl["MODELS"].build(copy.deepcopy(cfg))
+    # Non-trivial BN statistics so that the eval-mode output comparison means something.
+    g = torch.Generator().manual_seed(1)
+    for m in ours.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
+            m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
+            m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+    ref = mm["MODELS"].build(copy.deepcopy(cfg))
+    ref.load_state_dict(ours.state_dict(), strict=True)
+    return ours.to(device), ref.to(device), cfg
+
+
+def samples(lib: dict, n: int, size: int, num_classes: int, device: Any, mm: bool) -> list:
+    """``n`` data samples with a random (1, size, size) label map (some pixels ignored)."""
+    import torch
+
+    g = torch.Generator().manual_seed(2)
+    out = []
+    for _ in range(n):
+        label = torch.randint(0, num_classes, (1, size, size), generator=g)
+        label[:, : size // 8] = 255
+        meta = {"img_shape": (size, size), "ori_shape": (size, size), "pad_shape": (size, size)}
+        if mm:
+            s = lib["Sample"](metainfo=meta)
+            s.gt_sem_seg = lib["PixelData"](data=label)
+        else:
+            s = lib["Sample"](metainfo=meta, gt_sem_seg=label)
+        out.append(s.to(device))
+    return out
+
+
+def max_abs_diff(a: Any, b: Any) -> float:
+    """Largest |a - b| over tensors or (nested) tuples of tensors (DANet returns three logits)."""
+    if isinstance(a, (tuple, list)):
+        if len(a) != len(b):
+            raise ValueError(f"outputs differ in structure: {len(a)} vs {len(b)} tensors")
+        return max(max_abs_diff(x, y) for x, y in zip(a, b))
+    if a.shape != b.shape:
+        raise ValueError(f"outputs differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
+    return (a - b).abs().max().item()
+
+
+def bench_model(name: str, args: argparse.Namespace, mm: dict, sl: dict) -> dict:
+    """Inference and training-step timings of one model in both libraries."""
+    import torch
+
+    ours, ref, cfg = build_pair(name, mm, sl, args.device)
+    res: dict[str, Any] = {"params": sum(p.numel() for p in ours.parameters()), "state_dict_strict_load": "ok"}
+    num_classes = cfg["decode_head"]["num_classes"]
+    if "infer" not in args.skip:
+        ours.eval(), ref.eval()
+        x = torch.randn(args.batch, 3, args.size, args.size, generator=torch.Generator().manual_seed(3)).to(args.device)
+        with torch.no_grad():
+            diff = max_abs_diff(ours(x, mode="tensor"), ref(x, mode="tensor"))
+            t = interleaved(
+                {"seglab": lambda: ours(x, mode="tensor"), "mmseg": lambda: ref(x, mode="tensor")},
+                args.repeats,
+                args.warmup,
+                args.device,
+            )
+        res["infer"] = dict(summarize(t, args.batch), input=[args.batch, 3, args.size, args.size], max_abs_diff=diff)
+    if "train" not in args.skip:
+        size = args.train_size or args.size
+        ours.train(), ref.train()
+        x = torch.randn(args.train_batch, 3, size, size, generator=torch.Generator().manual_seed(4)).to(args.device)
+        s_ours = samples(sl, args.train_batch, size, num_classes, args.device, mm=False)
+        s_ref = samples(mm, args.train_batch, size, num_classes, args.device, mm=True)
+
+        def step(model: Any, data_samples: list) -> float:
+            torch.manual_seed(5)  # same dropout masks in both, so the losses are comparable
+            losses = model(x, data_samples, mode="loss")
+            loss = sum(v for k, v in losses.items() if "loss" in k)
+            model.zero_grad(set_to_none=True)
+            loss.backward()
+            return loss.item()
+
+        # Compare losses without dropout: implementations may draw their dropout masks in a
+        # different order (DAHead classifies three feature maps), which changes the loss but
+        # not the cost.
+        drops = [
+            m for model in (ours, ref) for m in model.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)
+        ]
+        saved = [m.p for m in drops]
+        for m in drops:
+            m.p = 0.0
+        loss_diff = abs(step(ours, s_ours) - step(ref, s_ref))
+        for m, p in zip(drops, saved):
+            m.p = p
+        t = interleaved(
+            {"seglab": lambda: step(ours, s_ours), "mmseg": lambda: step(ref, s_ref)},
+            args.train_repeats or args.repeats,
+            args.warmup,
+            args.device,
+        )
+        res["train"] = dict(
+            summarize(t, args.train_batch), input=[args.train_batch, 3, size, size], loss_abs_diff=loss_diff
+        )
+    return res
+
+
+# -------------------------------------------------------------------------------------- pipeline
+TRAIN_PIPELINE = [
+    {"type": "LoadImageFromFile"},
+    {"type": "LoadAnnotations"},
+    {"type": "RandomResize", "scale": (480, 360), "ratio_range": (0.5, 2.0), "keep_ratio": True},
+    {"type": "RandomCrop", "crop_size": (352, 480), "cat_max_ratio": 0.75},
+    {"type": "RandomFlip", "prob": 0.5},
+    {"type": "PhotoMetricDistortion"},
+    {"type": "PackSegInputs"},
+]
+
+
+def bench_pipeline(args: argparse.Namespace, mm: dict, sl: dict) -> dict:
+    """Items/s of the CamVid training pipeline on the first ``--pipeline-images`` real images."""
+    import numpy as np
+
+    names = sorted(os.listdir(osp.join(args.camvid, "train")))[: args.pipeline_images]
+    if not names:
+        raise FileNotFoundError(f"no images under {args.camvid}/train; pass --camvid or --skip pipeline")
+    infos = [
+        {
+            "img_path": osp.join(args.camvid, "train", n),
+            "seg_map_path": osp.join(args.camvid, "trainannot", n),
+            "label_map": {11: 255},
+            "reduce_zero_label": False,
+            "seg_fields": [],
+            "sample_idx": i,
+        }
+        for i, n in enumerate(names)
+    ]
+    pipes = {
+        "seglab": sl["Compose"]([sl["TRANSFORMS"].build(dict(t)) for t in TRAIN_PIPELINE]),
+        "mmseg": mm["Compose"]([mm["TRANSFORMS"].build(dict(t)) for t in TRAIN_PIPELINE]),
+    }
+
+    def run(pipe: Any) -> Callable[[], None]:
+        def go() -> None:
+            random.seed(0), np.random.seed(0)  # same random draws per pass for both libraries
+            for info in infos:
+                pipe(copy.deepcopy(info))
+
+        return go
+
+    t = interleaved({n: run(p) for n, p in pipes.items()}, args.repeats, args.warmup, "cpu")
+    return dict(summarize(t, len(infos)), images=len(infos), pipeline=[d["type"] for d in TRAIN_PIPELINE])
+
+
+# ---------------------------------------------------------------------------------------- metric
+def bench_metric(args: argparse.Namespace, mm: dict, sl: dict) -> dict:
+    """IoUMetric process + evaluate over random 512x512 predictions (19 classes, some ignored)."""
+    import torch
+
+    g = torch.Generator().manual_seed(6)
+    data = []
+    for _ in range(args.metric_samples):
+        gt = torch.randint(0, 19, (1, 512, 512), generator=g)
+        gt[:, :40] = 255
+        pred = torch.where(
+            torch.rand(1, 512, 512, generator=g) < 0.6,
+            gt.clamp(max=18),
+            torch.randint(0, 19, (1, 512, 512), generator=g),
+        )
+        data.append({"pred_sem_seg": {"data": pred.to(args.device)}, "gt_sem_seg": {"data": gt.to(args.device)}})
+    meta = {"classes": tuple(f"c{i}" for i in range(19))}
+    results: dict[str, dict] = {}
+
+    def run(lib: dict, key: str) -> Callable[[], None]:
+        def go() -> None:
+            metric = lib["METRICS"].build({"type": "IoUMetric", "iou_metrics": ["mIoU", "mDice", "mFscore"]})
+            metric.dataset_meta = meta
+            for d in data:
+                metric.process({}, [d])
+            with contextlib.redirect_stdout(open(os.devnull, "w")):
+                results[key] = metric.evaluate(len(data))
+
+        return go
+
+    t = interleaved({"seglab": run(sl, "seglab"), "mmseg": run(mm, "mmseg")}, args.repeats, args.warmup, args.device)
+    diff = max(abs(float(results["seglab"][k]) - float(results["mmseg"][k])) for k in results["mmseg"])
+    return dict(summarize(t, len(data)), samples=len(data), max_abs_metric_diff=diff)
+
+
+# ------------------------------------------------------------------------------------------ main
+def environment(args: argparse.Namespace, mm: dict, sl: dict) -> dict:
+    """What the numbers were measured on."""
+    import torch
+
+    dev = torch.cuda.get_device_name(torch.device(args.device)) if torch.device(args.device).type == "cuda" else "cpu"
+    return {
+        "date": datetime.date.today().isoformat(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "mmseg": mm["version"],
+        "seglab": sl["version"],
+        "device": args.device,
+        "device_name": dev,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+    }
+
+
+def print_table(report: dict) -> None:
+    """Ratios as a Markdown table (paste into benchmarks/README.md)."""
+    print("\n| benchmark | seglab | MMSeg | seglab/MMSeg time | check |")
+    print("|---|---:|---:|---:|---|")
+    for name, r in report["models"].items():
+        for part, check in (("infer", "max_abs_diff"), ("train", "loss_abs_diff")):
+            if part in r:
+                p = r[part]
+                shape = "x".join(map(str, p["input"]))
+                print(
+                    f"| {name} {part} {shape} | {p['seglab_ms']:.1f} ms | {p['mmseg_ms']:.1f} ms | "
+                    f"{p['ratio_seglab_over_mmseg']:.2f} | {check} {p[check]:.1e} |"
+                )
+    for part, check in (("pipeline", None), ("metric", "max_abs_metric_diff")):
+        if part in report:
+            p = report[part]
+            print(
+                f"| {part} | {p['seglab_items_per_s']:.1f} it/s | {p['mmseg_items_per_s']:.1f} it/s | "
+                f"{p['ratio_seglab_over_mmseg']:.2f} | {f'{check} {p[check]:.1e}' if check else ''} |"
+            )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the selected benchmarks and return (and optionally write) the report."""
+    args = parse_args(argv)
+    mm, sl = import_libraries()
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    report: dict[str, Any] = {"environment": environment(args, mm, sl), "args": vars(args), "models": {}}
+    t_start = time.perf_counter()
+    for name in args.models:
+        if {"infer", "train"} <= set(args.skip):
+            break
+        t0 = time.perf_counter()
+        report["models"][name] = bench_model(name, args, mm, sl)
+        gc.collect()  # free the previous pair of models before building the next
+        print(f"{name}: {json.dumps(report['models'][name])} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    if "pipeline" not in args.skip:
+        report["pipeline"] = bench_pipeline(args, mm, sl)
+        print(f"pipeline: {json.dumps(report['pipeline'])}", flush=True)
+    if "metric" not in args.skip:
+        report["metric"] = bench_metric(args, mm, sl)
+        print(f"metric: {json.dumps(report['metric'])}", flush=True)
+    report["total_s"] = round(time.perf_counter() - t_start, 1)
+    print_table(report)
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump(report, f, indent=1)
+        print(f"wrote {args.out}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
