@@ -1,0 +1,114 @@
+"""Optimizer construction (paramwise lr/decay), gradient clipping, accumulation and AMP wrappers."""
+import pytest
+import torch
+from torch import nn
+
+from seglab.engine.optim import AmpOptimWrapper, OptimWrapper, build_optim_wrapper
+from seglab.registry import ConfigError
+
+
+class Tiny(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+        self.head = nn.Conv2d(4, 2, 1)
+        self.dw = nn.Conv2d(4, 4, 3, groups=4, bias=False)
+
+
+def _groups_by_name(model, wrapper):
+    names = {id(p): n for n, p in model.named_parameters()}
+    return {names[id(g["params"][0])]: (g["lr"], g["weight_decay"]) for g in wrapper.optimizer.param_groups}
+
+
+def test_plain_sgd_one_group():
+    model = Tiny()
+    w = build_optim_wrapper(model, dict(type="OptimWrapper", optimizer=dict(type="SGD", lr=0.01, momentum=0.9,
+                                                                            weight_decay=5e-4), clip_grad=None))
+    assert isinstance(w.optimizer, torch.optim.SGD) and len(w.optimizer.param_groups) == 1
+    assert w.optimizer.param_groups[0]["momentum"] == 0.9
+    assert len(w.optimizer.param_groups[0]["params"]) == len(list(model.parameters()))
+
+
+def test_paramwise_custom_keys_norm_and_bias():
+    model = Tiny()
+    cfg = dict(optimizer=dict(type="AdamW", lr=0.1, weight_decay=0.01),
+               paramwise_cfg=dict(custom_keys={"head": dict(lr_mult=10.0), "head.bias": dict(decay_mult=0.0)},
+                                  norm_decay_mult=0.0, bias_lr_mult=2.0, bias_decay_mult=0.5, dwconv_decay_mult=0.3))
+    w = build_optim_wrapper(model, cfg)
+    g = _groups_by_name(model, w)
+    assert g["backbone.0.weight"] == pytest.approx((0.1, 0.01))
+    assert g["backbone.0.bias"] == pytest.approx((0.2, 0.005))  # bias_lr_mult, bias_decay_mult
+    assert g["backbone.1.weight"] == pytest.approx((0.1, 0.0))  # norm_decay_mult
+    assert g["backbone.1.bias"] == pytest.approx((0.1, 0.0))  # norm bias: norm rule, not bias rule
+    assert g["head.weight"] == pytest.approx((1.0, 0.01))  # custom key 'head'
+    assert g["head.bias"] == pytest.approx((0.1, 0.0))  # the longer custom key wins
+    assert g["dw.weight"] == pytest.approx((0.1, 0.003))
+
+
+def test_unknown_keys_are_errors_naming_the_key():
+    with pytest.raises(ConfigError, match="clip_gard"):
+        build_optim_wrapper(Tiny(), dict(optimizer=dict(type="SGD", lr=0.1), clip_gard=None))
+    with pytest.raises(ConfigError, match="norm_decay"):
+        build_optim_wrapper(Tiny(), dict(optimizer=dict(type="SGD", lr=0.1), paramwise_cfg=dict(norm_decay=0.0)))
+    with pytest.raises(ConfigError, match="momentun"):
+        build_optim_wrapper(Tiny(), dict(optimizer=dict(type="SGD", lr=0.1, momentun=0.9)))
+    with pytest.raises(ConfigError, match="SGDD"):
+        build_optim_wrapper(Tiny(), dict(optimizer=dict(type="SGDD", lr=0.1)))
+
+
+def test_clip_grad_by_norm_limits_the_update():
+    p = nn.Parameter(torch.zeros(4))
+    w = OptimWrapper(torch.optim.SGD([p], lr=1.0), clip_grad=dict(max_norm=1.0, norm_type=2))
+    w.update_params((p * torch.tensor([30.0, 40.0, 0.0, 0.0])).sum())  # grad norm 50
+    assert w.last_grad_norm == pytest.approx(50.0)
+    assert p.detach().tolist() == pytest.approx([-0.6, -0.8, 0.0, 0.0], abs=1e-6)
+    q = nn.Parameter(torch.zeros(2))
+    w = OptimWrapper(torch.optim.SGD([q], lr=1.0), clip_grad=dict(type="value", clip_value=0.5))
+    w.update_params((q * torch.tensor([3.0, -0.2])).sum())
+    assert q.detach().tolist() == pytest.approx([-0.5, 0.2])
+
+
+def test_accumulative_counts_equals_big_batch():
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 3), torch.randn(8, 1)
+    lin_a, lin_b = nn.Linear(3, 1), nn.Linear(3, 1)
+    lin_b.load_state_dict(lin_a.state_dict())
+    big = OptimWrapper(torch.optim.SGD(lin_a.parameters(), lr=0.1))
+    big.update_params(((lin_a(x) - y) ** 2).mean())
+    acc = OptimWrapper(torch.optim.SGD(lin_b.parameters(), lr=0.1), accumulative_counts=4)
+    acc.initialize_count_status(lin_b, 0, 4)
+    for i in range(4):
+        before = lin_b.weight.detach().clone()
+        acc.update_params(((lin_b(x[2 * i:2 * i + 2]) - y[2 * i:2 * i + 2]) ** 2).mean())
+        if i < 3:
+            assert torch.equal(before, lin_b.weight)  # no step until the 4th call
+    assert torch.allclose(lin_a.weight, lin_b.weight, atol=1e-6)
+    assert torch.allclose(lin_a.bias, lin_b.bias, atol=1e-6)
+
+
+def test_bf16_amp_on_cpu_trains_and_round_trips():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    w = build_optim_wrapper(model, dict(type="AmpOptimWrapper", dtype="bfloat16",
+                                        optimizer=dict(type="SGD", lr=0.1)))
+    assert isinstance(w, AmpOptimWrapper)
+    x = torch.randn(32, 4)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5], [1.5]])  # learnable target
+    losses = []
+    for _ in range(30):
+        with w.optim_context(model):
+            out = model(x)
+            assert out.dtype == torch.bfloat16  # autocast is active in the forward
+        loss = ((out.float() - y) ** 2).mean()
+        w.update_params(loss)
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.3 * losses[0]
+    state = w.state_dict()
+    w2 = build_optim_wrapper(model, dict(type="AmpOptimWrapper", dtype="bfloat16", optimizer=dict(type="SGD", lr=0.1)))
+    w2.load_state_dict(state)
+    assert w2.optimizer.param_groups[0]["lr"] == 0.1
+
+
+def test_amp_bad_dtype():
+    with pytest.raises(ConfigError, match="dtype"):
+        AmpOptimWrapper(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1), dtype="float8")
