@@ -43,6 +43,13 @@ def _print_table(runner: Any, metrics: dict) -> None:
             print(format_table(["Class", *columns], rows))
 
 
+def _close_dist(args: argparse.Namespace) -> None:
+    if args.launcher != "none":
+        from seglab.engine.distributed import destroy_dist
+
+        destroy_dist()
+
+
 def _train(args: argparse.Namespace) -> int:
     from seglab.engine import Runner
 
@@ -61,6 +68,7 @@ def _train(args: argparse.Namespace) -> int:
     cfg.launcher = args.launcher
     runner = Runner.from_cfg(cfg, device=args.device)
     runner.train()
+    _close_dist(args)  # only after success: a failed rank must exit so torchrun stops the others
     return 0
 
 
@@ -81,7 +89,9 @@ def _test(args: argparse.Namespace) -> int:
         cfg.visualizer = visualizer
     runner = Runner.from_cfg(cfg, device=args.device)
     metrics = runner.test()
-    _print_table(runner, metrics)
+    _close_dist(args)
+    if runner.rank == 0:
+        _print_table(runner, metrics)
     return 0
 
 

@@ -43,6 +43,17 @@ default_hooks = dict(
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
+@pytest.fixture(autouse=True)
+def _single_thread():
+    """One torch thread: on a busy 2-core machine, 2 threads make tiny models 10-100x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture()
 def config_file(tmp_path):
     path = tmp_path / "tiny_cli.py"

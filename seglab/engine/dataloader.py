@@ -36,6 +36,7 @@ class DefaultSampler(Sampler):
         self.round_up = round_up
         self.rank, self.world_size = _rank_world()
         self.epoch = 0
+        self._skip = 0
         n = len(dataset)
         self.num_samples = math.ceil(n / self.world_size) if round_up else math.ceil((n - self.rank) / self.world_size)
         self.total_size = self.num_samples * self.world_size if round_up else n
@@ -49,7 +50,12 @@ class DefaultSampler(Sampler):
             indices = list(range(n))
         if self.round_up and n:
             indices = (indices * math.ceil(self.total_size / n))[: self.total_size]
-        return iter(indices[self.rank : self.total_size : self.world_size])
+        skip, self._skip = self._skip, 0  # a resume skips only into the epoch it stopped in
+        return iter(indices[self.rank : self.total_size : self.world_size][skip:])
+
+    def skip(self, n: int) -> None:
+        """Start the next pass after ``n`` of this rank's indices (resuming in the middle of an epoch)."""
+        self._skip = int(n)
 
     def __len__(self) -> int:
         return self.num_samples

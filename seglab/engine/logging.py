@@ -65,10 +65,17 @@ class MessageHub:
         """A runtime-info entry."""
         return self.runtime_info.get(key, default)
 
-    def state_dict(self) -> dict:
-        """JSON-safe state: runtime info only (histories are not needed to resume)."""
-        return {"runtime_info": dict(self.runtime_info)}
+    def state_dict(self, history: int = 1000) -> dict:
+        """JSON-safe state: runtime info and the last ``history`` values of each scalar.
+
+        The histories let a resumed run average its first log interval over the same iterations
+        as an uninterrupted run, even when the checkpoint fell inside an interval.
+        """
+        return {"runtime_info": dict(self.runtime_info),
+                "scalars": {k: list(v[-history:]) for k, v in self.scalars.items()}}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore runtime info."""
+        """Restore runtime info and scalar histories."""
         self.runtime_info.update(state.get("runtime_info", {}))
+        for key, values in state.get("scalars", {}).items():
+            self.scalars[key] = [float(v) for v in values]

@@ -24,6 +24,16 @@ from .dataloader import build_dataloader
 from .hooks import Hook, get_priority
 from .logging import MessageHub, setup_logger
 from .optim import OptimWrapper, build_optim_wrapper
+from .runtime import check_keys as _check_keys
+from .runtime import (
+    collect_env,
+    compile_cfg,
+    fresh_timestamp,
+    get_rng_state,
+    import_modules,
+    set_rng_state,
+    to_channels_last,
+)
 from .schedulers import ParamScheduler, build_param_schedulers
 
 __all__ = ["RUNTIME_KEYS", "Runner"]
@@ -32,22 +42,18 @@ RUNTIME_KEYS = (
     "model", "work_dir", "train_dataloader", "val_dataloader", "test_dataloader", "train_cfg", "val_cfg",
     "test_cfg", "val_evaluator", "test_evaluator", "optim_wrapper", "param_scheduler", "default_hooks",
     "custom_hooks", "env_cfg", "randomness", "load_from", "resume", "log_level", "log_processor", "visualizer",
-    "vis_backends", "default_scope", "launcher", "tta_model", "tta_pipeline",
+    "vis_backends", "default_scope", "launcher", "tta_model", "tta_pipeline", "model_wrapper_cfg", "compile",
+    "channels_last", "experiment_name", "custom_imports",
 )
 _DEFAULT_HOOKS = dict(
     timer=dict(type="IterTimerHook"), logger=dict(type="LoggerHook"), param_scheduler=dict(type="ParamSchedulerHook"),
     checkpoint=dict(type="CheckpointHook", interval=1), sampler_seed=dict(type="DistSamplerSeedHook"),
 )
 _ENV_KEYS = {"cudnn_benchmark", "mp_cfg", "dist_cfg", "resource_limit"}
+_DIST_KEYS = {"backend", "timeout", "port", "init_method"}
+_WRAPPER_KEYS = {"type", "find_unused_parameters", "broadcast_buffers", "bucket_cap_mb", "gradient_as_bucket_view",
+                 "static_graph", "detect_anomalous_params"}
 _RANDOMNESS_KEYS = {"seed", "deterministic", "diff_rank_seed"}
-
-
-def _check_keys(cfg: Mapping | None, allowed: set[str], where: str) -> None:
-    for key in cfg or {}:
-        if key not in allowed:
-            hint = difflib.get_close_matches(key, sorted(allowed), n=1)
-            raise ConfigError(f"{where}: unknown key '{key}'" + (f"; did you mean '{hint[0]}'?" if hint else "")
-                              + f" (valid: {', '.join(sorted(allowed))})")
 
 
 def _register_all() -> None:
@@ -99,26 +105,35 @@ class Runner:
         cfg: Any = None,
         device: str | torch.device | None = None,
         experiment_name: str | None = None,
+        model_wrapper_cfg: dict | None = None,
+        compile: bool | dict = False,
+        channels_last: bool = False,
     ) -> None:
         self.cfg = cfg
-        self.work_dir = osp.abspath(work_dir)
-        os.makedirs(self.work_dir, exist_ok=True)
-        self.timestamp = time.strftime("%Y%m%d_%H%M%S", time.localtime())
-        self.log_dir = osp.join(self.work_dir, self.timestamp)
-        os.makedirs(self.log_dir, exist_ok=True)
-        self.experiment_name = experiment_name or self.timestamp
-        self.logger = setup_logger(osp.join(self.log_dir, f"{self.timestamp}.log"), log_level)
-        self.message_hub = MessageHub()
-        self.should_stop = False  # set by hooks (e.g. early stopping) to end training after this iteration
-
         _check_keys(env_cfg, _ENV_KEYS, "env_cfg")
         _check_keys(randomness, _RANDOMNESS_KEYS, "randomness")
         self.env_cfg = dict(env_cfg or {})
+        _check_keys(self.env_cfg.get("dist_cfg"), _DIST_KEYS, "env_cfg.dist_cfg")
         self.launcher = launcher
-        from .distributed import init_dist
+        from .distributed import broadcast_object, init_dist
 
-        backend = (self.env_cfg.get("dist_cfg") or {}).get("backend")
-        self.rank, self.world_size = init_dist(launcher, backend)
+        dist_cfg = dict(self.env_cfg.get("dist_cfg") or {})
+        self.rank, self.world_size = init_dist(launcher, dist_cfg.get("backend"), dist_cfg.get("timeout"))
+        self.work_dir = osp.abspath(work_dir)
+        # Every rank must name the same log folder: rank 0 picks it (a fresh one) and tells the others.
+        timestamp = None
+        if self.rank == 0:
+            os.makedirs(self.work_dir, exist_ok=True)
+            timestamp = fresh_timestamp(self.work_dir)
+        self.timestamp = broadcast_object(timestamp)
+        self.log_dir = osp.join(self.work_dir, self.timestamp)
+        self.experiment_name = experiment_name or self.timestamp
+        # Only rank 0 writes files; the other ranks print warnings and errors only.
+        log_file = osp.join(self.log_dir, f"{self.timestamp}.log") if self.rank == 0 else None
+        self.logger = setup_logger(log_file, log_level if self.rank == 0 else "WARNING")
+        self.message_hub = MessageHub()
+        self.iter_finished = False  # True during after_train_iter hooks (the step is done, not yet counted)
+        self.should_stop = False  # set by hooks (e.g. early stopping) to end training after this iteration
         self._setup_env()
         self.seed = self._set_randomness(randomness or {})
         self._rng_to_restore: dict | None = None
@@ -126,16 +141,20 @@ class Runner:
         if device is None:
             device = f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
+        if self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", torch.cuda.current_device())  # torchrun set it from LOCAL_RANK
         _register_all()
         model = MODELS.build(model) if isinstance(model, Mapping) else model
         if hasattr(model, "init_weights"):
             model.init_weights()
         model = model.to(self.device)
-        if self.world_size > 1:
-            from .distributed import SegDistributedDataParallel
-
-            model = SegDistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        self.model = model
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            model = to_channels_last(model)
+        self.compile_cfg = compile_cfg(compile)
+        if self.compile_cfg is not None:
+            model.forward = torch.compile(model.forward, **self.compile_cfg)
+        self.model = self._wrap_model(model, model_wrapper_cfg)
 
         self._train_dataloader, self._val_dataloader, self._test_dataloader = (
             train_dataloader, val_dataloader, test_dataloader)
@@ -168,8 +187,11 @@ class Runner:
                 if hint and isinstance(cfg[key], Mapping | list):
                     raise ConfigError(f"config key '{key}' looks like a misspelt '{hint[0]}'; rename it")
         c = copy.deepcopy(dict(cfg.to_dict() if hasattr(cfg, "to_dict") else cfg))
+        import_modules(c.get("custom_imports"))
         vis = c.get("visualizer")
-        if isinstance(vis, Mapping) and "vis_backends" not in vis and c.get("vis_backends") is not None:
+        # A top-level vis_backends (e.g. TensorBoard added in a child config) wins over the one the
+        # inherited visualizer captured when default_runtime.py was read.
+        if isinstance(vis, Mapping) and c.get("vis_backends") is not None:
             vis = dict(vis, vis_backends=c["vis_backends"])
         return cls(
             model=c["model"], work_dir=c["work_dir"], train_dataloader=c.get("train_dataloader"),
@@ -181,7 +203,27 @@ class Runner:
             randomness=c.get("randomness"), load_from=c.get("load_from"), resume=c.get("resume", False),
             log_level=c.get("log_level", "INFO"), log_processor=c.get("log_processor"), visualizer=vis,
             default_scope=c.get("default_scope"), launcher=c.get("launcher", "none"), cfg=cfg, device=device,
+            experiment_name=c.get("experiment_name"), model_wrapper_cfg=c.get("model_wrapper_cfg"),
+            compile=c.get("compile", False), channels_last=c.get("channels_last", False),
         )
+
+    def _wrap_model(self, model: nn.Module, wrapper_cfg: dict | None) -> nn.Module:
+        """DDP (SyncBN on CUDA) when running on several processes; the bare model otherwise."""
+        wrapper_cfg = dict(wrapper_cfg or {})
+        _check_keys(wrapper_cfg, _WRAPPER_KEYS, "model_wrapper_cfg")
+        kind = wrapper_cfg.pop("type", "SegDistributedDataParallel")
+        if kind not in ("SegDistributedDataParallel", "MMDistributedDataParallel", "DistributedDataParallel"):
+            raise ConfigError(f"model_wrapper_cfg.type {kind!r} is not supported; use 'MMDistributedDataParallel'")
+        wrapper_cfg.pop("detect_anomalous_params", None)  # an MMEngine debugging switch; no effect here
+        if self.world_size <= 1:
+            return model
+        from .distributed import convert_sync_bn
+
+        model = convert_sync_bn(model, self.device, self.world_size, self.logger)
+        from .distributed import SegDistributedDataParallel
+
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return SegDistributedDataParallel(model, device_ids=device_ids, **wrapper_cfg)
 
     def _dump_config(self, cfg: Any) -> None:
         name = osp.basename(getattr(cfg, "filename", None) or "config.py")
@@ -197,6 +239,15 @@ class Runner:
             torch.backends.cudnn.benchmark = bool(self.env_cfg.get("cudnn_benchmark", False))
         mp_cfg = self.env_cfg.get("mp_cfg") or {}
         _check_keys(mp_cfg, {"mp_start_method", "opencv_num_threads"}, "env_cfg.mp_cfg")
+        method = mp_cfg.get("mp_start_method")
+        if method is not None:
+            import multiprocessing as mp
+
+            if method not in mp.get_all_start_methods():
+                raise ConfigError(f"env_cfg.mp_cfg.mp_start_method: {method!r} is not available here; "
+                                  f"choose from {mp.get_all_start_methods()}")
+            if mp.get_start_method(allow_none=True) != method:
+                mp.set_start_method(method, force=True)  # for DataLoader workers
         if "opencv_num_threads" in mp_cfg:
             import cv2
 
@@ -205,13 +256,21 @@ class Runner:
     def _set_randomness(self, randomness: dict) -> int:
         seed = randomness.get("seed")
         if seed is None:
-            seed = int(np.random.SeedSequence().entropy % 2**31)
+            from .distributed import broadcast_object
+
+            # All ranks need one seed: the samplers draw the same global permutation everywhere.
+            seed = broadcast_object(int(np.random.SeedSequence().entropy % 2**31))
+        self.sampler_seed = int(seed)  # samplers share it on every rank even with diff_rank_seed
         if randomness.get("diff_rank_seed", False):
             seed += self.rank
         random.seed(seed)
         np.random.seed(seed % 2**32)
         torch.manual_seed(seed)
         if randomness.get("deterministic", False):
+            # cuBLAS needs this workspace setting for reproducible matmuls (read when CUDA starts).
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            # warn_only: some segmentation ops (bilinear upsampling backward on CUDA) have no
+            # deterministic kernel; they warn instead of stopping the run.
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
@@ -227,6 +286,14 @@ class Runner:
         import seglab.visualization  # noqa: F401 - registers the visualizer and backends
 
         cfg = dict(cfg)
+        for backend in cfg.get("vis_backends") or []:
+            kind = backend.get("type") if isinstance(backend, Mapping) else None
+            if kind == "TensorboardVisBackend":
+                import importlib.util
+
+                if importlib.util.find_spec("tensorboard") is None:
+                    raise ConfigError("vis_backends: TensorboardVisBackend needs the tensorboard package; install it "
+                                      "with pip install 'seglab[tensorboard]' or remove it from vis_backends")
         cfg.setdefault("save_dir", osp.join(self.log_dir, "vis_data"))
         return VISUALIZERS.build(cfg)
 
@@ -267,7 +334,7 @@ class Runner:
     # ---- lazily built parts ---------------------------------------------------------------------
     def build_dataloader(self, cfg: DataLoader | dict, where: str = "dataloader") -> DataLoader:
         """A DataLoader from a config dict; samplers get the run's seed."""
-        return build_dataloader(cfg, seed=self.seed, where=where)
+        return build_dataloader(cfg, seed=self.sampler_seed, where=where)
 
     @property
     def train_loop(self) -> Any:
@@ -399,12 +466,20 @@ class Runner:
         else:
             self._maybe_load_from()
         self.optim_wrapper.initialize_count_status(self.model, loop.iter, loop.max_iters)
+        self.logger.info("environment:\n" + "\n".join(f"    {k}: {v}" for k, v in self.environment().items()))
         self.call_hook("before_run")
         self.logger.info(f"training {type(self.model).__name__} for {loop.max_iters} iterations on {self.device}; "
                          f"seed {self.seed}; work_dir {self.work_dir}")
         loop.run()
         self.call_hook("after_run")
         return self.model
+
+    def environment(self) -> dict[str, str]:
+        """Versions and devices of this run (logged at the start of training)."""
+        info = collect_env()
+        info["distributed"] = f"launcher={self.launcher} world_size={self.world_size}"
+        info["device"] = str(self.device)
+        return info
 
     def val(self) -> dict[str, float]:
         """Run the validation loop once."""
@@ -455,7 +530,8 @@ class Runner:
                         update_pointer: bool = True) -> str:
         """Write weights, optimizer/scheduler/RNG state and JSON-safe meta to ``out_dir/filename`` atomically."""
         meta_all = dict(
-            seglab_version=seglab.__version__, iter=self.iter, epoch=self.epoch, seed=self.seed,
+            seglab_version=seglab.__version__, iter=self.iter + int(self.iter_finished), epoch=self.epoch,
+            seed=self.seed,
             experiment_name=self.experiment_name, time=time.strftime("%Y-%m-%d %H:%M:%S"),
             dataset_meta=self.dataset_meta, cfg=getattr(self.cfg, "pretty_text", None) if self.cfg is not None else None,
         )
@@ -467,6 +543,12 @@ class Runner:
             message_hub=_json_safe(self.message_hub.state_dict()),
             rng=self._rng_state(),
         )
+        sampler = self._train_sampler()
+        if sampler is not None:  # where the (per-rank) sample stream continues
+            batch = self._train_loop.dataloader.batch_size or 1
+            checkpoint["sampler"] = dict(type=type(sampler).__name__, seed=int(getattr(sampler, "seed", 0)),
+                                         position=int(meta_all["iter"]) * batch, batch_size=batch,
+                                         world_size=self.world_size)
         if save_optimizer and self.optim_wrapper is not None:
             checkpoint["optimizer"] = self.optim_wrapper.state_dict()
         if save_param_scheduler and self.param_schedulers:
@@ -483,31 +565,19 @@ class Runner:
             self.logger.info(f"saved checkpoint {path}")
         return path
 
+    def _train_sampler(self) -> Any:
+        loader = getattr(self._train_loop, "dataloader", None)
+        return getattr(loader, "sampler", None)
+
     @staticmethod
     def _rng_state() -> dict:
-        np_state = np.random.get_state()
-        state = dict(
-            python=list(random.getstate()[1]), python_version=random.getstate()[0],
-            python_gauss=random.getstate()[2],
-            numpy=[np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]),
-                   float(np_state[4])],
-            torch=torch.get_rng_state(),
-        )
-        if torch.cuda.is_available():
-            state["cuda"] = torch.cuda.get_rng_state_all()
-        return state
+        return get_rng_state()
 
     def restore_rng_after_loader(self) -> None:
         """Apply RNG states of a resumed checkpoint (after the data iterator has taken its own seed)."""
         state, self._rng_to_restore = self._rng_to_restore, None
-        if not state:
-            return
-        random.setstate((state["python_version"], tuple(state["python"]), state["python_gauss"]))
-        name, keys, pos, has_gauss, cached = state["numpy"]
-        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-        torch.set_rng_state(state["torch"])
-        if "cuda" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda"])
+        if state:
+            set_rng_state(state)
 
     def resume(self, filename: str) -> None:
         """Restore weights, optimizer, schedulers, iteration counters and RNG states from a checkpoint."""
@@ -518,6 +588,9 @@ class Runner:
         for scheduler, state in zip(self.param_schedulers, checkpoint.get("param_schedulers", [])):
             scheduler.load_state_dict(state)
         meta = checkpoint.get("meta", {})
+        sampler, sampler_state = self._train_sampler(), checkpoint.get("sampler")
+        if sampler is not None and sampler_state and hasattr(sampler, "seed"):
+            sampler.seed = int(sampler_state["seed"])  # the same global order even if the run's seed was random
         self.train_loop.iter = int(meta.get("iter", 0))
         self.train_loop.epoch = int(meta.get("epoch", 0))
         self.message_hub.load_state_dict(checkpoint.get("message_hub", {}))

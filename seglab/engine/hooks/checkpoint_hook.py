@@ -102,7 +102,7 @@ class CheckpointHook(Hook):
         if self.max_keep_ckpts > 0:
             while len(self.saved) > self.max_keep_ckpts:
                 old = self.saved.pop(0)
-                if osp.isfile(old):
+                if getattr(runner, "rank", 0) == 0 and osp.isfile(old):  # only the writing rank deletes
                     os.remove(old)
 
     # ---- best checkpoint -------------------------------------------------------------------------
@@ -130,7 +130,7 @@ class CheckpointHook(Hook):
                 continue
             runner.message_hub.update_info(f"best_score_{key}", score)
             old = self.best_paths.get(key)
-            if old and osp.isfile(old):
+            if old and getattr(runner, "rank", 0) == 0 and osp.isfile(old):
                 os.remove(old)
             name = f"best_{key.replace('/', '_')}_{'epoch' if self.by_epoch else 'iter'}_{runner.epoch if self.by_epoch else runner.iter}.pth"
             self.out_dir = self.out_dir or runner.work_dir

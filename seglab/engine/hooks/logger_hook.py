@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import sys
 import time
 from typing import Any
 
@@ -22,8 +23,10 @@ def _fmt(value: float) -> str:
 class LoggerHook(Hook):
     """Logs ``Iter(train) [i/max] lr loss... time data_time eta memory`` every ``interval`` iterations.
 
-    Loss terms and times are averaged over the last ``interval`` iterations. Scalars also go to the
-    runner's visualizer (``vis_data/scalars.json`` with the local backend).
+    Loss terms and times are averaged over the last ``interval`` iterations (and over all processes
+    in distributed runs). Scalars also go to the runner's visualizer (``vis_data/scalars.json`` with
+    the local backend). On a terminal (stdout is a TTY) a progress bar with the ETA is redrawn every
+    iteration between the log lines; ``progress_bar=False`` turns it off, ``True`` forces it.
     """
 
     priority = "BELOW_NORMAL"
@@ -31,18 +34,51 @@ class LoggerHook(Hook):
     def __init__(self, interval: int = 10, ignore_last: bool = True, interval_exp_name: int = 1000,
                  out_dir: str | None = None, out_suffix: Any = (".json", ".log", ".py"), keep_local: bool = True,
                  file_client_args: dict | None = None, log_metric_by_epoch: bool = True,
-                 backend_args: dict | None = None) -> None:
+                 backend_args: dict | None = None, progress_bar: bool | None = None) -> None:
         if interval < 1:
             raise ValueError(f"LoggerHook: interval must be >= 1, got {interval}")
         self.interval = interval
         self.ignore_last = ignore_last
         self.log_metric_by_epoch = log_metric_by_epoch
+        self.progress_bar = progress_bar
         self._start_time = time.perf_counter()
         self._start_iter = 0
+        self._bar_shown = False
 
     def before_train(self, runner: Any) -> None:
         self._start_time = time.perf_counter()
         self._start_iter = runner.iter
+
+    def _use_bar(self, runner: Any) -> bool:
+        if getattr(runner, "rank", 0) != 0:
+            return False
+        if self.progress_bar is not None:
+            return bool(self.progress_bar)
+        isatty = getattr(sys.stdout, "isatty", None)
+        return bool(isatty and isatty())
+
+    def _eta(self, runner: Any, done: int) -> datetime.timedelta:
+        per_iter = (time.perf_counter() - self._start_time) / max(done - self._start_iter, 1)
+        return datetime.timedelta(seconds=int(per_iter * (runner.max_iters - done)))
+
+    def _clear_bar(self) -> None:
+        if self._bar_shown:
+            sys.stdout.write("\r\033[K")  # erase the bar so a log line can take its place
+            sys.stdout.flush()
+            self._bar_shown = False
+
+    def _draw_bar(self, runner: Any, done: int, loss: float | None, width: int = 30) -> None:
+        total = max(runner.max_iters, 1)
+        filled = int(width * done / total)
+        bar = "#" * filled + "." * (width - filled)
+        text = f"\r[{bar}] {done}/{total} {100 * done / total:5.1f}%  eta {self._eta(runner, done)}"
+        if loss is not None:
+            text += f"  loss {loss:.4f}"
+        sys.stdout.write(text)
+        if done >= total:
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+        self._bar_shown = done < total
 
     def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: dict | None = None) -> None:
         hub = runner.message_hub
@@ -50,17 +86,21 @@ class LoggerHook(Hook):
             hub.update_scalar(f"train/{key}", value)
         done = runner.iter + 1
         last = done == runner.max_iters
+        bar = self._use_bar(runner)
         if not (self.every_n(done, self.interval) or (last and not self.ignore_last)):
+            if bar:
+                self._draw_bar(runner, done, (outputs or {}).get("loss"))
             return
         lr = runner.optim_wrapper.get_lr()["lr"][0]
         tag: dict[str, float] = {"lr": lr}
-        for key in outputs or {}:
-            tag[key] = hub.mean(f"train/{key}", self.interval)
+        means = {key: hub.mean(f"train/{key}", self.interval) for key in outputs or {}}
+        if getattr(runner, "world_size", 1) > 1:
+            from seglab.engine.distributed import all_reduce_mean
+
+            means = all_reduce_mean(means)  # every rank reaches this line at the same iteration
+        tag.update(means)
         parts = [f"Iter(train) [{done:>{len(str(runner.max_iters))}}/{runner.max_iters}]", f"lr: {lr:.4e}"]
-        elapsed = time.perf_counter() - self._start_time
-        per_iter = elapsed / max(done - self._start_iter, 1)
-        eta = datetime.timedelta(seconds=int(per_iter * (runner.max_iters - done)))
-        parts.append(f"eta: {eta}")
+        parts.append(f"eta: {self._eta(runner, done)}")
         for key in ("time", "data_time"):
             value = hub.mean(f"train/{key}", self.interval)
             if value is not None:
@@ -76,7 +116,11 @@ class LoggerHook(Hook):
         if grad_norm is not None:
             tag["grad_norm"] = grad_norm
             parts.append(f"grad_norm: {grad_norm:.4f}")
+        if bar:
+            self._clear_bar()
         runner.logger.info("  ".join(parts))
+        if bar:
+            self._draw_bar(runner, done, tag.get("loss"))
         if runner.visualizer is not None:
             runner.visualizer.add_scalars(tag, step=done)
 
@@ -87,6 +131,7 @@ class LoggerHook(Hook):
         self._log_metrics(runner, "test", metrics, len(runner.test_dataloader))
 
     def _log_metrics(self, runner: Any, mode: str, metrics: dict | None, n: int) -> None:
+        self._clear_bar()
         metrics = metrics or {}
         shown = "  ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in metrics.items())
         runner.logger.info(f"Iter({mode}) [{n}/{n}]  {shown}")
