@@ -87,12 +87,27 @@ def _test(args: argparse.Namespace) -> int:
         visualizer = dict(cfg.get("visualizer") or dict(type="SegLocalVisualizer", vis_backends=[dict(type="LocalVisBackend")]))
         visualizer["save_dir"] = args.show_dir
         cfg.visualizer = visualizer
+    if args.tta:
+        _use_tta(cfg)
     runner = Runner.from_cfg(cfg, device=args.device)
     metrics = runner.test()
     _close_dist(args)
     if runner.rank == 0:
         _print_table(runner, metrics)
     return 0
+
+
+def _use_tta(cfg: Any) -> None:
+    """Swap in ``tta_pipeline`` and wrap the model in ``tta_model`` (MMSeg's ``tools/test.py --tta``)."""
+    from seglab.registry import ConfigError
+
+    if not cfg.get("tta_pipeline") or not cfg.get("tta_model"):
+        raise ConfigError("--tta needs 'tta_pipeline' and 'tta_model' in the config "
+                          "(e.g. tta_model = dict(type='SegTTAModel') and a TestTimeAug pipeline)")
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    tta_model = dict(cfg.tta_model)
+    tta_model["module"] = cfg.model
+    cfg.model = tta_model
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -165,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="checkpoint file (.pth or .safetensors)")
     common(p)
     p.add_argument("--show-dir", help="write ground truth | prediction images of every test sample here")
+    p.add_argument("--tta", action="store_true", help="test-time augmentation (the config's tta_pipeline/tta_model)")
     p.add_argument("--launcher", choices=["none", "pytorch"], default="none", help="'pytorch' under torchrun")
     p.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
     p.set_defaults(func=_test)
@@ -174,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="where the demo dataset is generated (default: data/demo_shapes)")
     p.add_argument("--num-overlays", type=int, default=8, help="how many overlay images to write")
     p.set_defaults(func=_demo)
+
+    from seglab.tools import browse_dataset, check_dataset, convert
+
+    for tool in (check_dataset, browse_dataset, convert):
+        tool.add_parser(sub)
     return parser
 
 

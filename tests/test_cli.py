@@ -103,3 +103,37 @@ def test_parser_flags():
     assert args.resume == "auto" and args.amp and args.launcher == "pytorch"
     args = build_parser().parse_args(["train", "c.py", "--resume", "x.pth", "--cfg-options", "a.b=1", "c=[1,2]"])
     assert args.resume == "x.pth" and args.cfg_options == {"a.b": 1, "c": [1, 2]}
+
+
+def test_tta_test_averages_views(tmp_path, config_file, capsys):
+    work = str(tmp_path / "work")
+    assert main(["train", config_file, "--work-dir", work, "--cfg-options", "train_cfg.max_iters=2",
+                 "--device", "cpu"]) == 0
+    tta_config = tmp_path / "tiny_tta.py"
+    tta_config.write_text(
+        "_base_ = './tiny_cli.py'\n"
+        "tta_pipeline = [dict(type='LoadImageFromFile'), dict(type='TestTimeAug', transforms=[\n"
+        "    [dict(type='RandomFlip', prob=0.0, direction='horizontal'),\n"
+        "     dict(type='RandomFlip', prob=1.0, direction='horizontal')],\n"
+        "    [dict(type='LoadAnnotations')], [dict(type='PackSegInputs')]])]\n")
+    capsys.readouterr()
+    rc = main(["test", str(tta_config), osp.join(work, "iter_2.pth"), "--work-dir", str(tmp_path / "t"), "--tta",
+               "--device", "cpu"])
+    assert rc == 0
+    assert "mIoU" in capsys.readouterr().out
+    # a config without tta_pipeline is a config error (exit 2), not a silent plain test
+    rc = main(["test", config_file, osp.join(work, "iter_2.pth"), "--work-dir", str(tmp_path / "t2"), "--tta"])
+    assert rc == 2 and "tta_pipeline" in capsys.readouterr().err
+
+
+def test_dataset_tools_are_subcommands(tmp_path, config_file, capsys):
+    main(["train", config_file, "--work-dir", str(tmp_path / "w"), "--cfg-options", "train_cfg.max_iters=1",
+          "--device", "cpu"])  # generates the tiny demo data the config points at
+    capsys.readouterr()
+    assert main(["check-dataset", config_file, "--split", "val"]) == 0
+    out = capsys.readouterr().out
+    assert "class_weight" in out
+    out_dir = tmp_path / "browse"
+    assert main(["browse-dataset", config_file, "--output-dir", str(out_dir), "--max-items", "2"]) == 0
+    assert len(list(out_dir.glob("*.png"))) == 2
+    assert build_parser().parse_args(["dataset-convert", "cityscapes", "a", "b"]).dataset == "cityscapes"

@@ -199,6 +199,8 @@ def _split_by_size(data_batch: Any) -> list[list[int]] | None:
     inputs = data_batch.get("inputs") if isinstance(data_batch, Mapping) else None
     if not isinstance(inputs, Sequence) or isinstance(inputs, torch.Tensor) or len(inputs) < 2:
         return None
+    if not all(isinstance(img, torch.Tensor) for img in inputs):  # TTA batches: a list of views per image
+        return None
     groups: dict[tuple, list[int]] = {}
     for i, img in enumerate(inputs):
         groups.setdefault(tuple(img.shape[-2:]), []).append(i)
