@@ -24,7 +24,17 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 PARITY = SHARED / "parity"
 GOLDENS = PARITY / "goldens"
-MUST_RUN = ("fcn_r18-d8_4xb2-80k_cityscapes-512x1024", "fcn_r50-d8_4xb2-40k_cityscapes-512x1024")
+# The CNN goldens (issue: model zoo part 1) must run, from model_cfg and from seglab's config file;
+# the other goldens belong to model families still to come and skip naming the missing types.
+MUST_RUN = (
+    "fcn_r18-d8_4xb2-80k_cityscapes-512x1024",
+    "fcn_r50-d8_4xb2-40k_cityscapes-512x1024",
+    "pspnet_r50-d8_4xb2-40k_cityscapes-512x1024",
+    "deeplabv3_r50-d8_4xb2-40k_cityscapes-512x1024",
+    "deeplabv3plus_r50-d8_4xb2-40k_cityscapes-512x1024",
+    "upernet_r50_4xb4-160k_ade20k-512x512",
+    "fpn_r50_4xb4-160k_ade20k-512x512",
+)
 # Sub-config keys whose 'type' is a MODELS type (norm_cfg/act_cfg/... types belong to the layer builders).
 COMPONENT_KEYS = ("backbone", "neck", "decode_head", "auxiliary_head", "loss_decode", "sampler", "backbone_cfg")
 
@@ -148,5 +158,6 @@ def test_parity(name, variant):
     else:
         cfg = _config_model_cfg(name, manifest)
         if cfg is None:
+            assert name not in MUST_RUN, f"configs/{manifest['config']} must exist"
             pytest.skip(f"configs/{manifest['config']} does not exist yet")
     _check_parity(_build_or_skip(cfg, name), name, manifest)
