@@ -21,4 +21,4 @@ test: install
 	$(BIN)/python -m pytest tests
 
 lint: install
-	$(BIN)/ruff check seglab tests
+	$(BIN)/ruff check seglab tests benchmarks tools

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import keyword
 import math
+import unicodedata
 from typing import Any
 
 from seglab.registry import ConfigError
@@ -13,7 +14,10 @@ WIDTH = 100
 
 
 def _is_name(key: Any) -> bool:
-    return isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
+    # Python NFKC-normalises identifiers ('µ' reads back as 'μ'), so only keys that survive that
+    # may be written as keyword arguments; the rest go into a dict literal.
+    return (isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
+            and unicodedata.normalize("NFKC", key) == key)
 
 
 def _scalar(value: Any, where: str) -> str:

@@ -9,11 +9,11 @@ from .collate import COLLATE_FUNCTIONS, default_collate, pseudo_collate
 from .dataset_wrappers import ConcatDataset, RepeatDataset
 from .demo import DemoShapesDataset
 from .folder import FolderSegDataset
-from .lip import LIPDataset
 from .levircd import BaseCDDataset, LEVIRCDDataset  # noqa: F401
-from .multi_image_mix_dataset import MultiImageMixDataset  # noqa: F401
+from .lip import LIPDataset
 from .mapillary import MapillaryDataset_v1, MapillaryDataset_v2
 from .medical import ChaseDB1Dataset, DRIVEDataset, HRFDataset, REFUGEDataset, STAREDataset, SynapseDataset
+from .multi_image_mix_dataset import MultiImageMixDataset  # noqa: F401
 from .remote_sensing import ISPRSDataset, LoveDADataset, PotsdamDataset, iSAIDDataset
 from .voc import PascalContextDataset, PascalContextDataset59, PascalVOCDataset
 

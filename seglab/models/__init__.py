@@ -1,5 +1,12 @@
 """Models: segmentors, data preprocessor, backbones, necks, decode heads, losses."""
-from . import backbones, decode_heads, losses, necks, samplers, segmentors  # noqa: F401 - registration
+from . import (  # noqa: F401 - registration
+    backbones,
+    batch_augments,  # noqa: F401 - registration
+    decode_heads,
+    losses,
+    necks,
+    samplers,
+    segmentors,
+)
 from .data_preprocessor import SegDataPreProcessor
-from . import batch_augments  # noqa: F401 - registration
 from .multiband import adapt_input_conv, adapt_input_convs  # noqa: F401

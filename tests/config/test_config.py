@@ -9,7 +9,7 @@ import pickle
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from seglab.config import Config, ConfigDict, DictAction, parse_cfg_options, parse_value
@@ -263,6 +263,7 @@ values = st.recursive(
 
 @settings(max_examples=60, deadline=None)
 @given(st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True), values, max_size=4))
+@example({"a": {"\u00b5": None}})  # MICRO SIGN: an identifier Python would NFKC-normalise to Greek mu
 def test_pretty_text_round_trip_property(data: dict) -> None:
     """Any dict of Python literals dumps to source that loads back to the same dict."""
     import tempfile

@@ -46,7 +46,11 @@ def load_pretrained(module: nn.Module, init_cfg: dict | list | None) -> bool:
     if not isinstance(init_cfg, dict) or init_cfg.get("type") != "Pretrained":
         return False
     from ...engine.checkpoint import (  # lazy: the engine is not needed to build a model
-        download_checkpoint, get_state_dict, load_checkpoint, load_state_dict_file)
+        download_checkpoint,
+        get_state_dict,
+        load_checkpoint,
+        load_state_dict_file,
+    )
 
     checkpoint = init_cfg.get("checkpoint")
     if not checkpoint:

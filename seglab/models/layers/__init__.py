@@ -1,13 +1,13 @@
 """Building blocks shared by backbones, necks and heads."""
 from .activation import Clamp, HSigmoid, HSwish, Swish, build_activation_layer
-from .conv_module import ConvModule, DepthwiseSeparableConvModule, build_conv_layer
-from .norm import build_norm_layer, is_norm, norm_abbr
-from .resize import Upsample, resize
 from .context_block import ContextBlock
+from .conv_module import ConvModule, DepthwiseSeparableConvModule, build_conv_layer
 from .criss_cross_attention import CrissCrossAttention
 from .encoding import Encoding
 from .non_local import NonLocal2d
+from .norm import build_norm_layer, is_norm, norm_abbr
 from .psa_mask import PSAMask, psa_mask
+from .resize import Upsample, resize
 from .scale import Scale
 from .self_attention_block import SelfAttentionBlock
 

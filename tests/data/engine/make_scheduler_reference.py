@@ -6,8 +6,16 @@ import json
 import os
 
 import torch
-from mmengine.optim.scheduler import (ConstantLR, CosineAnnealingLR, ExponentialLR, LinearLR, MultiStepLR,
-                                      OneCycleLR, PolyLR, StepLR)
+from mmengine.optim.scheduler import (
+    ConstantLR,
+    CosineAnnealingLR,
+    ExponentialLR,
+    LinearLR,
+    MultiStepLR,
+    OneCycleLR,
+    PolyLR,
+    StepLR,
+)
 from mmseg.engine.schedulers import PolyLRRatio
 
 CASES = {
