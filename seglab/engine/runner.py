@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import copy
 import difflib
-import json
 import os
 import os.path as osp
 import random
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,10 +14,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-import seglab
 from seglab.registry import HOOKS, LOOPS, MODELS, VISUALIZERS, ConfigError
 
-from .checkpoint import load_checkpoint, load_state_dict_file, save_checkpoint
+from .checkpoint import _atomic_write, load_checkpoint, load_state_dict_file, save_checkpoint
 from .dataloader import build_dataloader
 from .hooks import Hook, get_priority
 from .logging import MessageHub, setup_logger
@@ -29,12 +26,12 @@ from .runtime import (
     collect_env,
     compile_cfg,
     fresh_timestamp,
-    get_rng_state,
     import_modules,
     set_rng_state,
     to_channels_last,
 )
 from .schedulers import ParamScheduler, build_param_schedulers
+from .training_state import restore_training_state, training_state
 
 __all__ = ["RUNTIME_KEYS", "Runner"]
 
@@ -62,11 +59,6 @@ def _register_all() -> None:
     import seglab.evaluation
     import seglab.models
     import seglab.visualization  # noqa: F401
-
-
-def _json_safe(value: Any) -> Any:
-    """A copy of ``value`` made of JSON types (tuples become lists; others their str)."""
-    return json.loads(json.dumps(value, default=str))
 
 
 class Runner:
@@ -529,38 +521,13 @@ class Runner:
                         save_param_scheduler: bool = True, meta: dict | None = None,
                         update_pointer: bool = True) -> str:
         """Write weights, optimizer/scheduler/RNG state and JSON-safe meta to ``out_dir/filename`` atomically."""
-        meta_all = dict(
-            seglab_version=seglab.__version__, iter=self.iter + int(self.iter_finished), epoch=self.epoch,
-            seed=self.seed,
-            experiment_name=self.experiment_name, time=time.strftime("%Y-%m-%d %H:%M:%S"),
-            dataset_meta=self.dataset_meta, cfg=getattr(self.cfg, "pretty_text", None) if self.cfg is not None else None,
-        )
-        meta_all.update(meta or {})
-        model = self._bare_model()
-        checkpoint: dict[str, Any] = dict(
-            meta=_json_safe(meta_all),
-            state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()},
-            message_hub=_json_safe(self.message_hub.state_dict()),
-            rng=self._rng_state(),
-        )
-        sampler = self._train_sampler()
-        if sampler is not None:  # where the (per-rank) sample stream continues
-            batch = self._train_loop.dataloader.batch_size or 1
-            checkpoint["sampler"] = dict(type=type(sampler).__name__, seed=int(getattr(sampler, "seed", 0)),
-                                         position=int(meta_all["iter"]) * batch, batch_size=batch,
-                                         world_size=self.world_size)
-        if save_optimizer and self.optim_wrapper is not None:
-            checkpoint["optimizer"] = self.optim_wrapper.state_dict()
-        if save_param_scheduler and self.param_schedulers:
-            checkpoint["param_schedulers"] = [s.state_dict() for s in self.param_schedulers]
+        checkpoint = training_state(self, save_optimizer, save_param_scheduler, meta)
         self.call_hook("before_save_checkpoint", checkpoint=checkpoint)
         path = osp.join(out_dir, filename)
         if self.rank == 0:
             save_checkpoint(checkpoint, path)
             if update_pointer:
                 pointer = osp.join(self.work_dir, "last_checkpoint")
-                from .checkpoint import _atomic_write
-
                 _atomic_write(pointer, lambda f: f.write(osp.abspath(path).encode()))
             self.logger.info(f"saved checkpoint {path}")
         return path
@@ -568,10 +535,6 @@ class Runner:
     def _train_sampler(self) -> Any:
         loader = getattr(self._train_loop, "dataloader", None)
         return getattr(loader, "sampler", None)
-
-    @staticmethod
-    def _rng_state() -> dict:
-        return get_rng_state()
 
     def restore_rng_after_loader(self) -> None:
         """Apply RNG states of a resumed checkpoint (after the data iterator has taken its own seed)."""
@@ -582,18 +545,6 @@ class Runner:
     def resume(self, filename: str) -> None:
         """Restore weights, optimizer, schedulers, iteration counters and RNG states from a checkpoint."""
         checkpoint = load_state_dict_file(filename, map_location="cpu")
-        self._bare_model().load_state_dict(checkpoint["state_dict"], strict=True)
-        if "optimizer" in checkpoint and self.optim_wrapper is not None:
-            self.optim_wrapper.load_state_dict(checkpoint["optimizer"])
-        for scheduler, state in zip(self.param_schedulers, checkpoint.get("param_schedulers", [])):
-            scheduler.load_state_dict(state)
-        meta = checkpoint.get("meta", {})
-        sampler, sampler_state = self._train_sampler(), checkpoint.get("sampler")
-        if sampler is not None and sampler_state and hasattr(sampler, "seed"):
-            sampler.seed = int(sampler_state["seed"])  # the same global order even if the run's seed was random
-        self.train_loop.iter = int(meta.get("iter", 0))
-        self.train_loop.epoch = int(meta.get("epoch", 0))
-        self.message_hub.load_state_dict(checkpoint.get("message_hub", {}))
-        self._rng_to_restore = checkpoint.get("rng")
+        restore_training_state(self, checkpoint)
         self.call_hook("after_load_checkpoint", checkpoint=checkpoint)
         self.logger.info(f"resumed from {filename} at iteration {self.train_loop.iter}")
