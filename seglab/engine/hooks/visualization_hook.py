@@ -47,7 +47,7 @@ class SegVisualizationHook(Hook):
 
     def _use_palette(self, runner: Any, loop: Any) -> None:
         visualizer = getattr(runner, "visualizer", None)
-        if visualizer is None or not self.draw:
+        if visualizer is None:
             return
         meta = getattr(getattr(getattr(loop, "dataloader", None), "dataset", None), "metainfo", None)
         meta = meta if meta and meta.get("classes") else self._checkpoint_meta
