@@ -1,4 +1,4 @@
-"""``seglab`` command line: ``train``, ``test``, ``infer`` and ``demo`` (MMSeg's tools/train.py and tools/test.py flags)."""
+"""``seglab`` command line: ``train``, ``test``, ``infer``, ``demo`` (MMSeg's tools/train.py and tools/test.py flags)."""
 from __future__ import annotations
 
 import argparse
@@ -39,7 +39,8 @@ def _print_table(runner: Any, metrics: dict) -> None:
         per_class = getattr(metric, "per_class_results", None)
         if per_class:  # the columns of the metrics asked for (mIoU -> IoU, mDice -> Dice, ...)
             columns = [c for c in per_class if c != "Class" and f"m{c}" in metrics]
-            rows = [[name] + [format_cell(per_class[c][i]) for c in columns] for i, name in enumerate(per_class["Class"])]
+            rows = [[name] + [format_cell(per_class[c][i]) for c in columns]
+                    for i, name in enumerate(per_class["Class"])]
             print(format_table(["Class", *columns], rows))
         note = getattr(metric, "absent_note", None)
         if note:  # a mean over fewer classes than the table shows must say so

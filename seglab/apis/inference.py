@@ -79,7 +79,8 @@ def meta_from_config(cfg: Config | Mapping | None) -> dict | None:
                 metainfo.setdefault("palette", default.get("palette"))
         if metainfo.get("classes"):
             palette = metainfo.get("palette")
-            return dict(classes=list(metainfo["classes"]), palette=[list(map(int, c)) for c in palette] if palette else None)
+            palette = [list(map(int, c)) for c in palette] if palette else None
+            return dict(classes=list(metainfo["classes"]), palette=palette)
     return None
 
 
@@ -192,7 +193,7 @@ def inference_model(model: nn.Module, img: ImageInput | Sequence[ImageInput]) ->
     outputs: list = [None] * len(imgs)
     with torch.no_grad():
         for indices in groups.values():
-            batch = dict(inputs=[data["inputs"][i] for i in indices], data_samples=[data["data_samples"][i] for i in indices])
+            batch = {key: [data[key][i] for i in indices] for key in ("inputs", "data_samples")}
             for i, out in zip(indices, model.test_step(batch)):
                 outputs[i] = out
     return outputs if is_batch else outputs[0]

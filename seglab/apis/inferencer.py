@@ -145,7 +145,7 @@ class SegInferencer:
 
     def save(self, item: Any, name: str, sample: SegDataSample, out_dir: str, opacity: float = 0.8,
              show: bool = False) -> np.ndarray:
-        """Write ``out_dir/pred/<name>.png`` (label map) and ``out_dir/vis/<name>.png`` (overlay); return the overlay."""
+        """Write ``out_dir/pred/<name>.png`` (label map) and ``out_dir/vis/<name>.png`` (overlay); return it."""
         write_label_png(osp.join(out_dir, "pred", f"{name}.png"), sample.pred_sem_seg.data, self.num_classes)
         return self.visualize(item, sample, osp.join(out_dir, "vis", f"{name}.png"), opacity, show)
 

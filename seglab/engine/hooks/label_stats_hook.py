@@ -59,6 +59,7 @@ class LabelStatsHook(Hook):
         self.ignore_index = ignore_index
         self.num_classes = num_classes
         self._counts: torch.Tensor | None = None  # pixels per class id over the first pass
+        self._class_names: list[str] | None = None
         self._ignored = 0
         self._total = 0
         self._batches = 0
@@ -79,12 +80,14 @@ class LabelStatsHook(Hook):
         return self.ignore_index
 
     def _classes(self, runner: Any) -> list[str]:
-        meta = getattr(runner, "dataset_meta", None) or {}
-        classes = list(meta.get("classes") or [])
-        if self.num_classes is None:
-            self.num_classes = len(classes) or getattr(self._head(runner), "num_classes", None)
-        n = self.num_classes or 0
-        return classes if len(classes) == n else [str(i) for i in range(n)]
+        if self._class_names is None:  # read once: dataset_meta is a deep copy each time
+            meta = getattr(runner, "dataset_meta", None) or {}
+            classes = list(meta.get("classes") or [])
+            if self.num_classes is None:
+                self.num_classes = len(classes) or getattr(self._head(runner), "num_classes", None)
+            n = self.num_classes or 0
+            self._class_names = classes if len(classes) == n else [str(i) for i in range(n)]
+        return self._class_names
 
     # -- hook points -------------------------------------------------------------------------------
     def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:

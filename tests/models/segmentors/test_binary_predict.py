@@ -71,7 +71,8 @@ def test_tta_of_a_sigmoid_head_is_int64() -> None:
     tta = MODELS.build(dict(type="SegTTAModel", module=model))
     flips = [dict(type="RandomFlip", prob=0.0), dict(type="RandomFlip", prob=1.0, direction="horizontal")]
     with torch.no_grad():
-        merged = tta.test_step(packed(IMGS, [dict(type="TestTimeAug", transforms=[flips, [dict(type="PackSegInputs")]])]))
+        tta_pipeline = [dict(type="TestTimeAug", transforms=[flips, [dict(type="PackSegInputs")]])]
+        merged = tta.test_step(packed(IMGS, tta_pipeline))
     for m in merged:
         assert m.pred_sem_seg.data.dtype == torch.int64
         assert torch.equal(m.pred_sem_seg.data, (m.seg_logits.data > 0.5).long())
