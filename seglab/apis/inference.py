@@ -168,7 +168,8 @@ def _test_pipeline(model: nn.Module, from_array: bool) -> Any:
 def inference_model(model: nn.Module, img: ImageInput | Sequence[ImageInput]) -> SegDataSample | list[SegDataSample]:
     """Predict one image (path or BGR (H, W, 3) uint8 array, as cv2 reads) or a list of them.
 
-    Returns SegDataSample(s) with ``seg_logits`` (C, H, W) and ``pred_sem_seg`` (1, H, W) at the image size.
+    Returns SegDataSample(s) with ``seg_logits`` (C, H, W) and ``pred_sem_seg`` (1, H, W) int64 at the
+    image size. A list runs as one batch per image size, so each result equals the single-image one.
     """
     is_batch = isinstance(img, (list, tuple))
     imgs = list(img) if is_batch else [img]
