@@ -45,6 +45,7 @@ RUNTIME_KEYS = (
 _DEFAULT_HOOKS = dict(
     timer=dict(type="IterTimerHook"), logger=dict(type="LoggerHook"), param_scheduler=dict(type="ParamSchedulerHook"),
     checkpoint=dict(type="CheckpointHook", interval=1), sampler_seed=dict(type="DistSamplerSeedHook"),
+    label_stats=dict(type="LabelStatsHook"),  # seglab issue 9: label warnings in every run; off: label_stats=None
 )
 _ENV_KEYS = {"cudnn_benchmark", "mp_cfg", "dist_cfg", "resource_limit"}
 _DIST_KEYS = {"backend", "timeout", "port", "init_method"}

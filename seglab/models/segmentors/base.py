@@ -133,7 +133,11 @@ class BaseSegmentor(nn.Module):
     def postprocess_result(
         self, seg_logits: torch.Tensor, data_samples: list[SegDataSample] | None = None
     ) -> list[SegDataSample]:
-        """Crop padding, undo flips, resize to ori_shape; set seg_logits (C, H, W) and pred_sem_seg (1, H, W)."""
+        """Crop padding, undo flips, resize to ori_shape; set seg_logits (C, H, W) and pred_sem_seg (1, H, W) int64.
+
+        One output channel (a sigmoid head): ``seg_logits`` holds the foreground probability and
+        ``pred_sem_seg`` is 1 where it exceeds the head's ``threshold``, else 0.
+        """
         batch_size, channels, height, width = seg_logits.shape
         only_prediction = data_samples is None
         if only_prediction:
@@ -159,8 +163,10 @@ class BaseSegmentor(nn.Module):
             if channels > 1:
                 pred = logits.argmax(dim=0, keepdim=True)
             else:
+                # MMSeg's rule (sigmoid > threshold), but as class indices: int64 like argmax, so
+                # palettes, metrics and PNG writers can index with it.
                 logits = logits.sigmoid()
-                pred = (logits > (0.3 if threshold is None else threshold)).to(logits)
+                pred = (logits > (0.3 if threshold is None else threshold)).to(torch.int64)
             data_samples[i].seg_logits = logits
             data_samples[i].pred_sem_seg = pred
         return data_samples

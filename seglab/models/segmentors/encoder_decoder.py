@@ -11,6 +11,7 @@ from torch import nn
 
 from ...registry import MODELS, ConfigError
 from ...structures import SegDataSample
+from ..decode_heads.decode_head import check_auxiliary_binary
 from .base import BaseSegmentor
 
 __all__ = ["EncoderDecoder", "add_prefix", "check_head_channels"]
@@ -97,6 +98,7 @@ class EncoderDecoder(BaseSegmentor):
         self.train_cfg = dict(train_cfg) if train_cfg else {}
         self.test_cfg = dict(test_cfg) if test_cfg else dict(mode="whole")
         self._check_channels()
+        self._check_binary()
 
     def _init_decode_head(self, decode_head: dict | nn.Module) -> None:
         self.decode_head = MODELS.build(decode_head)
@@ -123,6 +125,17 @@ class EncoderDecoder(BaseSegmentor):
                 check_head_channels(channels, head, f"auxiliary_head[{i}]", "backbone")
         elif self.auxiliary_head is not None:
             check_head_channels(channels, self.auxiliary_head, "auxiliary_head", "backbone")
+
+    def _check_binary(self) -> None:
+        """Fail at build time when the auxiliary heads do not share the decode head's sigmoid/softmax setting."""
+        if self.auxiliary_head is None:
+            return
+        last = self.decode_head[-1] if isinstance(self.decode_head, nn.ModuleList) else self.decode_head
+        if isinstance(self.auxiliary_head, nn.ModuleList):
+            heads, names = list(self.auxiliary_head), [f"auxiliary_head[{i}]" for i in range(len(self.auxiliary_head))]
+        else:
+            heads, names = [self.auxiliary_head], ["auxiliary_head"]
+        check_auxiliary_binary(last, heads, names)
 
     # -- features and logits ----------------------------------------------------------------------
     def extract_feat(self, inputs: torch.Tensor) -> Sequence[torch.Tensor]:
