@@ -121,8 +121,8 @@ def test_runner_orders_hooks_by_priority(tmp_path):
         def before_run(self, runner):
             calls.append(self.name)
 
-    runner = Runner(model=nn.Linear(1, 1), work_dir=str(tmp_path), default_hooks=dict(
-        timer=None, logger=None, param_scheduler=None, checkpoint=None, sampler_seed=None), device="cpu")
+    runner = Runner.from_cfg(dict(model=nn.Linear(1, 1), work_dir=str(tmp_path), default_hooks=dict(
+        timer=None, logger=None, param_scheduler=None, checkpoint=None, sampler_seed=None)), device="cpu")
     runner.register_hook(Mark("low"), "LOW")
     runner.register_hook(Mark("high"), "HIGH")
     runner.register_hook(Mark("normal"))

@@ -57,7 +57,7 @@ def test_amp_flag_switches_the_optim_wrapper(cfg, tmp_path, monkeypatch):
     monkeypatch.undo()
     # On CPU the AMP wrapper autocasts to bfloat16 and needs no loss scaler.
     runner = Runner.from_cfg(seen["cfg"], device="cpu")
-    runner._build_optimization()
+    runner.train_loop  # noqa: B018 - builds the optim wrapper with the loop
     wrapper = runner.optim_wrapper
     assert type(wrapper).__name__ == "AmpOptimWrapper" and wrapper._dtype() == torch.bfloat16
     with wrapper.optim_context(runner.model):
@@ -148,8 +148,7 @@ def test_load_from_takes_weights_only(cfg, tmp_path):
     cfg2.load_from = osp.join(cfg.work_dir, "iter_2.pth")
     cfg2.train_cfg.max_iters = 1
     second = Runner.from_cfg(cfg2, device="cpu")
-    second.train_loop  # noqa: B018 - build it
-    second._build_optimization()
+    second.train_loop  # noqa: B018 - build it (and the optim wrapper)
     second._maybe_load_from()
     assert second.iter == 0  # fine-tuning starts at iteration 0 with a fresh optimizer
     assert not second.optim_wrapper.optimizer.state

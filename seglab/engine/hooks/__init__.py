@@ -7,11 +7,12 @@ from .hook import PRIORITIES, Hook, get_priority
 from .iter_timer_hook import IterTimerHook
 from .logger_hook import LoggerHook
 from .param_scheduler_hook import ParamSchedulerHook
+from .protocol import RunnerLike
 from .sampler_seed_hook import DistSamplerSeedHook
 from .visualization_hook import SegVisualizationHook
 
 __all__ = [
     "PRIORITIES", "CheckpointHook", "DistSamplerSeedHook", "EMAHook", "EarlyStoppingHook", "EmptyCacheHook", "Hook",
     "IterTimerHook", "LoggerHook",
-    "ParamSchedulerHook", "SegVisualizationHook", "get_priority",
+    "ParamSchedulerHook", "RunnerLike", "SegVisualizationHook", "get_priority",
 ]
