@@ -150,16 +150,17 @@ class BaseTrainLoop:
         if sampler is None:
             return None
         batch = self.dataloader.batch_size or 1
-        return dict(type=type(sampler).__name__, seed=int(getattr(sampler, "seed", 0)),
-                    position=self.state_dict()["iter"] * batch, batch_size=batch,
+        own = sampler.state_dict() if hasattr(sampler, "state_dict") else {"seed": int(getattr(sampler, "seed", 0))}
+        return dict(own, type=type(sampler).__name__, position=self.state_dict()["iter"] * batch, batch_size=batch,
                     world_size=int(getattr(sampler, "world_size", 1)))
 
     def load_sampler_state_dict(self, state: Mapping[str, Any] | None) -> None:
-        """Use the saved seed: the same global order even if this run's seed was drawn at random.
-
-        The position itself follows from ``iter`` when the loop starts (``sampler.skip``).
-        """
-        if state and hasattr(self.sampler, "seed"):
+        """Give the sampler its saved state (seed); the position follows from ``iter`` when the loop starts."""
+        if not state:
+            return
+        if hasattr(self.sampler, "load_state_dict"):
+            self.sampler.load_state_dict(state)
+        elif hasattr(self.sampler, "seed"):
             self.sampler.seed = int(state["seed"])
 
     def defer_rng_state(self, state: dict | None) -> None:

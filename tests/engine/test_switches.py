@@ -8,6 +8,7 @@ import torch
 from _engine_tiny import make_data, write_config
 from torch import nn
 
+import seglab.models  # noqa: F401 - registers the backbones built by name here
 from seglab.config import Config
 from seglab.engine import Hook, Runner
 from seglab.registry import MODELS, ConfigError
@@ -112,6 +113,37 @@ def test_with_cp_passes_through_the_backbone(single_thread):
     grad_a = plain.layer1[0].conv1.weight.grad.clone()
     out_b.sum().backward()
     torch.testing.assert_close(cp.layer1[0].conv1.weight.grad, grad_a)  # recomputed, same gradients
+
+
+def test_with_cp_recomputes_blocks_in_backward(single_thread, monkeypatch):
+    """with_cp=True runs every residual block under torch.utils.checkpoint: its forward runs again in backward."""
+    import torch.utils.checkpoint as cp
+
+    calls = []
+    real = cp.checkpoint
+
+    def spy(fn, *args, **kwargs):
+        calls.append(fn.__self__)
+        return real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(cp, "checkpoint", spy)
+    for with_cp, forwards_after_backward in ((False, 1), (True, 2)):
+        calls.clear()
+        model = MODELS.build(dict(type="ResNetV1c", depth=18, stem_channels=8, base_channels=8, out_indices=(3,),
+                                  with_cp=with_cp))
+        model.train()
+        runs: list[int] = []
+        model.layer2[1].conv1.register_forward_hook(lambda *args, runs=runs: runs.append(1))
+        out = model(torch.randn(2, 3, 32, 32))[0]
+        assert len(runs) == 1
+        assert calls == ([b for layer in (model.layer1, model.layer2, model.layer3, model.layer4) for b in layer]
+                         if with_cp else [])
+        out.sum().backward()
+        assert len(runs) == forwards_after_backward  # recomputed during backward only with checkpointing
+    with torch.no_grad():  # no graph, nothing to save memory for: no checkpointing
+        calls.clear()
+        model(torch.randn(2, 3, 32, 32))
+        assert calls == []
 
 
 def test_checkpoint_saved_by_any_hook_counts_the_finished_iteration(cfg):
