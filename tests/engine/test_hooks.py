@@ -131,6 +131,16 @@ def test_runner_orders_hooks_by_priority(tmp_path):
     assert calls == ["high", "high2", "normal", "low"]
 
 
+def test_runner_provides_everything_the_hook_protocol_names(tmp_path):
+    from seglab.engine.hooks.protocol import RunnerLike
+    from seglab.engine.runner import Runner
+
+    names = set(RunnerLike.__annotations__) | {n for n in vars(RunnerLike) if not n.startswith("_")}
+    assert {"iter", "max_iters", "model", "optim_wrapper", "save_checkpoint", "message_hub", "rank"} <= names
+    runner = Runner.from_cfg(dict(model=nn.Linear(1, 1), work_dir=str(tmp_path)), device="cpu")
+    assert sorted(n for n in names if n not in dir(runner)) == []
+
+
 def test_logger_line_averages_over_interval(tmp_path, caplog):
     runner = FakeRunner(str(tmp_path), max_iters=4)
     hook = LoggerHook(interval=2)

@@ -34,7 +34,8 @@ class Hook:
     before_train, [before_train_epoch], before_train_iter, after_train_iter, [after_train_epoch],
     before_val, before_val_epoch, before_val_iter, after_val_iter, after_val_epoch(metrics), after_val,
     before_save_checkpoint, after_train, before_test, before_test_epoch, before_test_iter,
-    after_test_iter, after_test_epoch(metrics), after_test, after_run.
+    after_test_iter, after_test_epoch(metrics), after_test, after_run. ``runner`` offers what
+    ``RunnerLike`` (hooks/protocol.py) lists.
     """
 
     priority: int | str = "NORMAL"
