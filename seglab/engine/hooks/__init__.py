@@ -8,11 +8,12 @@ from .iter_timer_hook import IterTimerHook
 from .label_stats_hook import LabelStatsHook
 from .logger_hook import LoggerHook
 from .param_scheduler_hook import ParamSchedulerHook
+from .protocol import RunnerLike
 from .sampler_seed_hook import DistSamplerSeedHook
 from .visualization_hook import SegVisualizationHook
 
 __all__ = [
     "PRIORITIES", "CheckpointHook", "DistSamplerSeedHook", "EMAHook", "EarlyStoppingHook", "EmptyCacheHook", "Hook",
     "IterTimerHook", "LabelStatsHook", "LoggerHook",
-    "ParamSchedulerHook", "SegVisualizationHook", "get_priority",
+    "ParamSchedulerHook", "RunnerLike", "SegVisualizationHook", "get_priority",
 ]

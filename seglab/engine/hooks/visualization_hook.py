@@ -9,6 +9,7 @@ import cv2
 from seglab.registry import HOOKS
 
 from .hook import Hook
+from .protocol import RunnerLike
 
 __all__ = ["SegVisualizationHook"]
 
@@ -60,21 +61,21 @@ class SegVisualizationHook(Hook):
     def before_test(self, runner: Any) -> None:
         self._use_palette(runner, getattr(runner, "test_loop", None))
 
-    def _add(self, runner: Any, sample: Any, name: str, step: int) -> None:
+    def _add(self, runner: RunnerLike, sample: Any, name: str, step: int) -> None:
         if runner.visualizer is None:
             return
         img_path = sample.metainfo.get("img_path")
         runner.visualizer.add_datasample(name, _read_rgb(img_path), data_sample=sample, show=self.show,
                                          wait_time=self.wait_time, step=step)
 
-    def after_val_iter(self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+    def after_val_iter(self, runner: RunnerLike, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
         if not self.draw or not outputs or not self.every_n(batch_idx + 1, self.interval):
             return
         for sample in outputs:
             name = f"val_{osp.splitext(osp.basename(sample.metainfo.get('img_path', 'img')))[0]}"
             self._add(runner, sample, name, runner.iter)
 
-    def after_test_iter(self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+    def after_test_iter(self, runner: RunnerLike, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
         if not self.draw:
             return
         for sample in outputs or []:
