@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from seglab.config import Config
-from seglab.engine.checkpoint import load_checkpoint
+from seglab.io.checkpoint import load_checkpoint
 from seglab.structures import SegDataSample
 
 from .inference import _num_classes, inference_model, init_model, meta_from_checkpoint, show_result_pyplot
