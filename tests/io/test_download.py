@@ -77,3 +77,29 @@ def test_file_url_reads_the_local_file(tmp_path):
     path.write_bytes(_weights_bytes(tmp_path, 0.25))
     out = read_checkpoint(path.as_uri())  # file:///.../local%20weights.pth
     assert torch.equal(out["state_dict"]["conv.weight"], torch.full((2, 3), 0.25))
+
+
+def test_backbone_pretrained_from_an_http_url(zoo_server, tmp_path, caplog):
+    import logging
+
+    import seglab.models  # noqa: F401 - registration
+    from seglab.models.weight_init import PretrainedWeightsError
+    from seglab.registry import MODELS
+
+    cfg = dict(type="ResNetV1c", depth=18, stem_channels=8, base_channels=8)
+    gen = torch.Generator().manual_seed(0)
+    state = {k: torch.randn(v.shape, generator=gen) for k, v in MODELS.build(cfg).state_dict().items()
+             if v.is_floating_point()}  # not BatchNorm's integer step counters
+    torch.save({"state_dict": state}, tmp_path / "r18.pth")
+    data = (tmp_path / "r18.pth").read_bytes()
+    url = zoo_server.add(f"/pretrain/r18_v1c-{sha256_prefix(data)}.pth", data)
+    model = MODELS.build(dict(cfg, init_cfg=dict(type="Pretrained", checkpoint=url)))
+    with caplog.at_level(logging.INFO, logger="seglab"):
+        model.init_weights()
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+    assert f"pretrained tensors from {url}" in caplog.text
+    assert f"checkpoint {url} is {zoo_server.cache}" in caplog.text  # where the file is
+    missing = zoo_server.base + "/pretrain/r18_v1c-2cccc1ad.pth"
+    model = MODELS.build(dict(cfg, init_cfg=dict(type="Pretrained", checkpoint=missing)))
+    with pytest.raises(PretrainedWeightsError, match=rf"from {missing}: cannot download {missing}: HTTP 404"):
+        model.init_weights()
