@@ -24,7 +24,7 @@ from torch import nn
 
 from ._safe_pickle import find_opaque, restricted_load, scrub
 from .download import download_checkpoint, url_to_path
-from .zoo import is_zoo_name, resolve_zoo_name
+from .zoo import is_zoo_name, resolve_zoo_name, zoo_schemes
 
 __all__ = [
     "LoadReport",
@@ -200,7 +200,7 @@ def resolve_checkpoint(source: str | os.PathLike) -> tuple[str, str | None]:
     name = os.fspath(source)
     if is_zoo_name(name):
         entry = resolve_zoo_name(name)
-        return download_checkpoint(entry.url), entry.keep_prefix
+        return download_checkpoint(entry.url, check_hash=entry.check_hash), entry.keep_prefix
     if name.startswith(("http://", "https://")):
         return download_checkpoint(name), None
     if name.startswith("file://"):
@@ -208,7 +208,7 @@ def resolve_checkpoint(source: str | os.PathLike) -> tuple[str, str | None]:
     if "://" in name:
         raise ValueError(
             f"unsupported checkpoint scheme in {name!r}; use a local path, a file:// or http(s):// URL, "
-            "or a named checkpoint (open-mmlab://, torchvision://, mmcls://, mmpretrain://)"
+            f"or a named checkpoint ({', '.join(zoo_schemes())})"
         )
     return name, None
 

@@ -51,12 +51,13 @@ def url_to_path(url: str) -> str:
     return urllib.request.url2pathname(parsed.path)
 
 
-def download_checkpoint(url: str, cache_dir: str | None = None, timeout: float = 60.0) -> str:
+def download_checkpoint(url: str, cache_dir: str | None = None, timeout: float = 60.0, check_hash: bool = True) -> str:
     """Return the cached copy of the http(s) ``url``, downloading it on first use.
 
     The download goes to a temp file in the cache folder and is renamed into place only once complete
-    and hash-checked, so an interrupted or concurrent download never leaves a partial file under the
-    final name. Raises DownloadError naming the URL on any HTTP/network error or hash mismatch.
+    and hash-checked (unless ``check_hash=False``), so an interrupted or concurrent download never leaves
+    a partial file under the final name. Raises DownloadError naming the URL on any HTTP/network error
+    or hash mismatch.
     """
     name = osp.basename(urllib.parse.urlparse(url).path)
     if not name:
@@ -66,7 +67,7 @@ def download_checkpoint(url: str, cache_dir: str | None = None, timeout: float =
     if osp.isfile(dst):
         return dst
     os.makedirs(folder, exist_ok=True)
-    expected = hash_prefix(name)
+    expected = hash_prefix(name) if check_hash else None
     _log.info("downloading %s to %s", url, dst)
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=folder)
     try:

@@ -2,8 +2,9 @@
 
 The names and their URLs are data, one JSON file per family in ``model_zoo/`` (the tables MMCV and
 mmengine resolve the same names with). Each file lists its ``schemes``, the ``urls`` by name,
-deprecated ``aliases`` and an optional ``keep_prefix``: mmcls classifiers store their backbone under
-``backbone.``, and only those weights, without the prefix, are what the name stands for.
+deprecated ``aliases``, an optional ``keep_prefix`` (mmcls classifiers store their backbone under
+``backbone.``, and only those weights, without the prefix, are what the name stands for) and
+``unchecked_hash``: names whose file-name hash is known not to be the file's sha256 prefix.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ _TABLE_DIR = osp.join(osp.dirname(osp.abspath(__file__)), "model_zoo")
 
 @dataclass(frozen=True)
 class ZooEntry:
-    """Where a checkpoint name points: its ``url``, and the key prefix to keep (and strip), if any."""
+    """Where a checkpoint name points: its ``url``, the key prefix to keep (and strip), if any, and
+    whether the ``-<hash>`` in the file name can be checked (a few published names carry a wrong one)."""
 
     name: str
     url: str
     keep_prefix: str | None = None
+    check_hash: bool = True
 
 
 @functools.lru_cache(maxsize=1)
@@ -76,4 +79,5 @@ def resolve_zoo_name(source: str) -> ZooEntry:
             f"unknown checkpoint name {source!r}{hint}. Known {scheme} names are listed in "
             f"seglab/io/model_zoo/{table['file']}; any http(s):// URL or local path works too"
         )
-    return ZooEntry(name=scheme + name, url=urls[name], keep_prefix=table.get("keep_prefix"))
+    return ZooEntry(name=scheme + name, url=urls[name], keep_prefix=table.get("keep_prefix"),
+                    check_hash=name not in table.get("unchecked_hash", ()))

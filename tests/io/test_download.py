@@ -58,6 +58,12 @@ def test_hash_mismatch_fails_naming_url_expected_and_actual(zoo_server, tmp_path
     assert not zoo_server.cache.exists() or os.listdir(zoo_server.cache) == []  # nothing published
 
 
+def test_hash_check_can_be_turned_off_for_names_known_to_be_wrong(zoo_server, tmp_path):
+    data = _weights_bytes(tmp_path)
+    url = zoo_server.add("/models/efficientnet_b0_rwightman-3dd342df.pth", data)
+    assert open(download_checkpoint(url, check_hash=False), "rb").read() == data
+
+
 def test_http_404_fails_naming_the_url(zoo_server):
     url = zoo_server.base + "/pretrain/missing-2cccc1ad.pth"
     with pytest.raises(DownloadError, match=rf"{url}: HTTP 404"):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from seglab.io import zoo
 from seglab.io.checkpoint import read_checkpoint
 from seglab.io.zoo import resolve_zoo_name, zoo_schemes, zoo_table
 from seglab.registry import ConfigError
@@ -68,6 +69,15 @@ def test_tables_hold_https_urls():
         table = zoo_table(scheme)
         assert table, scheme
         assert all(url.startswith("https://") for url in table.values()), scheme
+
+
+def test_names_with_a_known_wrong_file_hash_are_not_checked():
+    assert resolve_zoo_name("torchvision://resnet50").check_hash
+    assert not resolve_zoo_name("torchvision://efficientnet_b0").check_hash  # pytorch/vision#7744
+    assert not resolve_zoo_name("open-mmlab://jhu/resnet50_gn_ws").check_hash  # open-mmlab/mmcv#600
+    for scheme in zoo_schemes():  # every listed name exists
+        table = zoo._tables()[scheme]
+        assert set(table["unchecked_hash"]) <= set(table["urls"]), scheme
 
 
 def test_unknown_name_lists_the_closest():

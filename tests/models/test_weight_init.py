@@ -193,3 +193,35 @@ def test_without_pretrained_strips_every_weight_source():
     assert out["module"]["pretrained"] is None and out["module"]["init_cfg"] is None
     assert out["module"]["decode_head"]["init_cfg"] == [dict(type="Normal", std=0.01)]
     assert cfg["pretrained"] == "open-mmlab://resnet50_v1c"  # the input is not changed
+
+
+BACKBONES = [
+    dict(type="ResNet", depth=18, stem_channels=8, base_channels=8),
+    dict(type="ResNetV1c", depth=18, stem_channels=8, base_channels=8),
+    dict(type="ResNetV1d", depth=18, stem_channels=8, base_channels=8),
+    dict(type="ResNeXt", depth=50, stem_channels=8, base_channels=8, groups=2, base_width=4),
+    dict(type="ResNeSt", depth=50, stem_channels=16, base_channels=8, radix=2, reduction_factor=4),
+    dict(type="MobileNetV2", widen_factor=0.25),
+]
+
+
+def test_the_backbone_list_below_covers_every_backbone():
+    import seglab.models.backbones as backbones
+
+    exported = {name for name in dir(backbones) if isinstance(getattr(backbones, name), type)}
+    assert exported == {cfg["type"] for cfg in BACKBONES}, "add the new backbone to BACKBONES"
+
+
+@pytest.mark.parametrize("cfg", BACKBONES, ids=lambda cfg: cfg["type"])
+def test_every_backbone_loads_pretrained_and_init_cfg_with_prefix(tmp_path, cfg):
+    state = {k: v for k, v in seeded_state(MODELS.build(cfg), 0).items() if not k.endswith("num_batches_tracked")}
+    torch.save(state, tmp_path / "plain.pth")
+    torch.save({"state_dict": {f"backbone.{k}": v for k, v in state.items()}}, tmp_path / "whole.pth")
+    with pytest.warns(DeprecationWarning):
+        by_path = MODELS.build(dict(cfg, pretrained=str(tmp_path / "plain.pth")))
+    by_prefix = MODELS.build(dict(cfg, init_cfg=dict(type="Pretrained", checkpoint=str(tmp_path / "whole.pth"),
+                                                     prefix="backbone.")))
+    for model in (by_path, by_prefix):
+        assert model.init_weights() is True
+        for k, v in state.items():
+            assert torch.equal(model.state_dict()[k], v), k
