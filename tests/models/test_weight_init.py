@@ -225,3 +225,14 @@ def test_every_backbone_loads_pretrained_and_init_cfg_with_prefix(tmp_path, cfg)
         assert model.init_weights() is True
         for k, v in state.items():
             assert torch.equal(model.state_dict()[k], v), k
+
+
+def test_other_init_cfg_types_are_not_applied_and_say_so(caplog):
+    cfg = model_cfg()
+    cfg["decode_head"]["init_cfg"] = dict(type="Normal", std=0.01, override=dict(name="conv_seg"))
+    model = MODELS.build(cfg)
+    before = {k: v.clone() for k, v in model.decode_head.state_dict().items()}
+    with caplog.at_level(logging.WARNING, logger="seglab"):
+        model.init_weights()
+    assert "FCNHead: init_cfg type 'Normal' is not applied" in caplog.text
+    assert_state(model.decode_head, before)
