@@ -78,10 +78,12 @@ def _train(args: argparse.Namespace) -> int:
 
 def _test(args: argparse.Namespace) -> int:
     from seglab.engine import Runner
+    from seglab.models.weight_init import without_pretrained
 
     cfg = _load_cfg(args.config, args.work_dir, args.cfg_options)
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    cfg.model = without_pretrained(cfg.model)  # every weight comes from the checkpoint: no ImageNet download
     cfg.launcher = args.launcher
     if args.show_dir:
         hooks = cfg.setdefault("default_hooks", {})

@@ -16,7 +16,8 @@ from torch import nn
 import seglab.datasets  # registers the transforms of test pipelines
 import seglab.models  # noqa: F401 - registers the model types a config names
 from seglab.config import Config
-from seglab.engine.checkpoint import load_checkpoint
+from seglab.io.checkpoint import load_checkpoint
+from seglab.models.weight_init import without_pretrained
 from seglab.registry import MODELS, ConfigError
 from seglab.structures import SegDataSample
 from seglab.visualization import SegLocalVisualizer, get_palette
@@ -133,13 +134,9 @@ def init_model(
         cfg.merge_from_dict(dict(cfg_options))
     if "model" not in cfg:
         raise ConfigError(f"{cfg.filename or 'config'} has no 'model' entry")
-    model_cfg = cfg.to_dict()["model"]
     # Inference never needs the ImageNet initialisation the training config asks for.
-    model_cfg["pretrained"] = None
+    model_cfg = without_pretrained(cfg.to_dict()["model"])
     model_cfg.pop("train_cfg", None)
-    if isinstance(model_cfg.get("backbone"), dict):
-        model_cfg["backbone"].pop("init_cfg", None)
-        model_cfg["backbone"].pop("pretrained", None)
     model = MODELS.build(model_cfg)
     from_config = meta_from_config(cfg)
     ckpt = load_checkpoint(model, checkpoint, map_location="cpu") if checkpoint is not None else {}

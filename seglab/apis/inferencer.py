@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from seglab.config import Config
-from seglab.engine.checkpoint import load_checkpoint
+from seglab.io.checkpoint import load_checkpoint
 from seglab.structures import SegDataSample
 
 from .inference import (

@@ -11,6 +11,7 @@ from ...registry import MODELS, ConfigError
 from ...structures import SegDataSample
 from ..layers import resize
 from ..losses.accuracy import accuracy
+from ..weight_init import load_pretrained
 
 __all__ = ["BaseDecodeHead", "binary_setting", "check_auxiliary_binary"]
 
@@ -86,6 +87,10 @@ class BaseDecodeHead(nn.Module):
         self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else None
         nn.init.normal_(self.conv_seg.weight, 0, 0.01)
         nn.init.zeros_(self.conv_seg.bias)
+
+    def init_weights(self) -> bool:
+        """Load ``init_cfg`` Pretrained weights, if configured (the constructor did the default init)."""
+        return load_pretrained(self, self.init_cfg)
 
     def extra_repr(self) -> str:
         return f"input_transform={self.input_transform}, ignore_index={self.ignore_index}, align_corners={self.align_corners}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -13,8 +14,11 @@ from torch import nn
 from ...registry import MODELS, ConfigError
 from ...structures import SegDataSample
 from ..layers import resize
+from ..weight_init import init_components, load_pretrained
 
 __all__ = ["BaseSegmentor"]
+
+_log = logging.getLogger("seglab")
 
 
 class BaseSegmentor(nn.Module):
@@ -32,6 +36,19 @@ class BaseSegmentor(nn.Module):
             data_preprocessor.setdefault("type", "SegDataPreProcessor")
         self.data_preprocessor = MODELS.build(data_preprocessor)
         self.init_cfg = init_cfg
+
+    def init_weights(self) -> bool:
+        """Initialise the components (pretrained backbones load here), then this segmentor's own init_cfg.
+
+        A Pretrained ``init_cfg`` on the segmentor loads a whole-model checkpoint last, so it wins over
+        the components' (mmengine's order). Returns True when any pretrained weights were loaded.
+        """
+        loaded = init_components(self)
+        loaded = load_pretrained(self, self.init_cfg) or loaded
+        if not loaded:
+            _log.info("%s: no pretrained weights configured; every component keeps its random init",
+                      type(self).__name__)
+        return loaded
 
     # -- structure flags ---------------------------------------------------------------------------
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 
@@ -60,6 +61,27 @@ def check_head_channels(feature_channels: list[int] | None, head: nn.Module, hea
         )
 
 
+def _with_pretrained(backbone: dict | nn.Module, pretrained: str | None) -> dict | nn.Module:
+    """MMSeg's ``model.pretrained``: the backbone's ``init_cfg`` becomes Pretrained from that checkpoint."""
+    if pretrained is None:
+        return backbone
+    if not isinstance(pretrained, (str, os.PathLike)):
+        raise ConfigError(f"model.pretrained must be a checkpoint path, URL or name, or None; got {pretrained!r}")
+    init_cfg = dict(type="Pretrained", checkpoint=os.fspath(pretrained))
+    for key in ("pretrained", "init_cfg"):
+        given = backbone.get(key) if isinstance(backbone, dict) else getattr(backbone, key, None)
+        if given is not None:
+            raise ConfigError(
+                f"model.pretrained={pretrained!r} and model.backbone.{key}={given!r} both name the "
+                f"backbone's weights; keep one (e.g. --cfg-options model.pretrained=None to use the "
+                f"backbone's {key})"
+            )
+    if isinstance(backbone, dict):
+        return dict(backbone, init_cfg=init_cfg)
+    backbone.init_cfg = init_cfg
+    return backbone
+
+
 @MODELS.register_module()
 class EncoderDecoder(BaseSegmentor):
     """Backbone, optional neck, decode head and optional auxiliary head(s), with MMSeg 1.x arguments.
@@ -81,17 +103,7 @@ class EncoderDecoder(BaseSegmentor):
         init_cfg: dict | list | None = None,
     ) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if pretrained is not None:
-            if isinstance(backbone, dict):
-                if backbone.get("pretrained") is not None:
-                    raise ConfigError(
-                        "give the pretrained weights either in model.pretrained or in "
-                        "model.backbone.pretrained, not both"
-                    )
-                backbone = dict(backbone, init_cfg=dict(type="Pretrained", checkpoint=pretrained))
-            else:
-                backbone.init_cfg = dict(type="Pretrained", checkpoint=pretrained)
-        self.backbone = MODELS.build(backbone)
+        self.backbone = MODELS.build(_with_pretrained(backbone, pretrained))
         self.neck = MODELS.build(neck) if neck is not None else None
         self._init_decode_head(decode_head)
         self._init_auxiliary_head(auxiliary_head)
