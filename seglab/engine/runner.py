@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from seglab.registry import HOOKS, LOOPS, MODELS, VISUALIZERS, ConfigError
+from seglab.unused_arguments import warn_unused
 
 from .checkpoint import _atomic_write, load_checkpoint, load_state_dict_file, save_checkpoint
 from .dataloader import build_dataloader
@@ -51,14 +52,6 @@ _DIST_KEYS = {"backend", "timeout", "port", "init_method"}
 _WRAPPER_KEYS = {"type", "find_unused_parameters", "broadcast_buffers", "bucket_cap_mb", "gradient_as_bucket_view",
                  "static_graph", "detect_anomalous_params"}
 _RANDOMNESS_KEYS = {"seed", "deterministic", "diff_rank_seed"}
-
-
-def _register_all() -> None:
-    """Import the packages whose classes configs name (registration happens on import)."""
-    import seglab.datasets
-    import seglab.evaluation
-    import seglab.models
-    import seglab.visualization  # noqa: F401
 
 
 class Runner:
@@ -102,6 +95,7 @@ class Runner:
         channels_last: bool = False,
     ) -> None:
         self.cfg = cfg
+        warn_unused("Runner", default_scope=default_scope, log_processor=log_processor)
         _check_keys(env_cfg, _ENV_KEYS, "env_cfg")
         _check_keys(randomness, _RANDOMNESS_KEYS, "randomness")
         self.env_cfg = dict(env_cfg or {})
@@ -135,7 +129,6 @@ class Runner:
         self.device = torch.device(device)
         if self.device.type == "cuda" and self.device.index is None:
             self.device = torch.device("cuda", torch.cuda.current_device())  # torchrun set it from LOCAL_RANK
-        _register_all()
         model = MODELS.build(model) if isinstance(model, Mapping) else model
         if hasattr(model, "init_weights"):
             model.init_weights()
@@ -275,8 +268,6 @@ class Runner:
             cfg = dict(type="SegLocalVisualizer", vis_backends=[dict(type="LocalVisBackend")])
         if not isinstance(cfg, Mapping):
             return cfg
-        import seglab.visualization  # noqa: F401 - registers the visualizer and backends
-
         cfg = dict(cfg)
         for backend in cfg.get("vis_backends") or []:
             kind = backend.get("type") if isinstance(backend, Mapping) else None
