@@ -29,6 +29,9 @@ __all__ = [
 ]
 
 
+_VAR_KINDS = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
 class ConfigError(ValueError):
     """A config names an unknown type or passes an argument a component does not take."""
 
@@ -47,12 +50,16 @@ def check_kwargs(obj: Callable, kwargs: Mapping[str, Any], where: str) -> None:
         params = inspect.signature(target).parameters
     except (TypeError, ValueError):  # builtins without signatures
         return
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return
-    valid = [n for n, p in params.items() if n != "self" and p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    valid = [n for n, p in params.items() if n != "self" and p.kind not in _VAR_KINDS]
+    forwards = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    # With **kwargs an unknown key may be forwarded; it is still a misspelling when it looks like a
+    # required argument that was not given (the call would fail on that anyway).
+    required = [n for n in valid if params[n].default is inspect.Parameter.empty and n not in kwargs]
     for key in kwargs:
         if key not in valid:
-            hint = closest(key, valid)
+            hint = closest(key, required if forwards else valid)
+            if forwards and not hint:
+                continue
             raise ConfigError(
                 f"{where}: unexpected argument '{key}'"
                 + (f"; did you mean {', '.join(repr(h) for h in hint)}?" if hint else "")
