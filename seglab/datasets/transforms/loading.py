@@ -150,7 +150,7 @@ class LoadImageFromNDArray:
         backend_args: dict | None = None,
     ) -> None:
         # MMSeg's LoadImageFromNDArray takes LoadImageFromFile's arguments; only to_float32 applies to an array.
-        warn_unused(type(self).__name__, color_type=color_type, imdecode_backend=imdecode_backend,
+        warn_unused("LoadImageFromNDArray", color_type=color_type, imdecode_backend=imdecode_backend,
                     file_client_args=file_client_args, ignore_empty=ignore_empty, backend_args=backend_args)
         self.to_float32 = to_float32
 
