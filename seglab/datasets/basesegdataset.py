@@ -11,6 +11,7 @@ import numpy as np
 
 from seglab.registry import DATASETS
 
+from ..unused_arguments import warn_unused
 from .transforms.compose import Compose
 
 __all__ = ["BaseSegDataset", "list_files"]
@@ -70,6 +71,7 @@ class BaseSegDataset:
         backend_args: dict | None = None,
         rgb_label: bool = False,
     ) -> None:
+        warn_unused(type(self).__name__, filter_cfg=filter_cfg, backend_args=backend_args)
         self.ann_file = ann_file
         self.rgb_label = rgb_label
         self.data_root = data_root
