@@ -47,11 +47,7 @@ UNUSED_ARGUMENTS: dict[str, UnusedArgument] = {
     "filter_cfg": UnusedArgument(
         (None,), "seglab datasets do no filtering (MMSeg's segmentation datasets define none either); "
         "select samples with indices= or ann_file="),
-    # models
-    "BaseDecodeHead.init_cfg": UnusedArgument(
-        (None, {"type": "Normal", "std": 0.01, "override": {"name": "conv_seg"}}),
-        "decode heads always initialise conv_seg with normal(std=0.01) and their other layers with "
-        "PyTorch's defaults; load trained weights with load_from= instead"),
+    # models: a head's init_cfg is handled by seglab.models.weight_init (Pretrained loads, others warn)
     # transforms
     "Resize.backend": UnusedArgument(("cv2",), "seglab resizes with OpenCV only"),
     "Resize.clip_object_border": UnusedArgument(

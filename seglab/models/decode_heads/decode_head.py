@@ -9,7 +9,6 @@ from torch import nn
 
 from ...registry import MODELS, ConfigError
 from ...structures import SegDataSample
-from ...unused_arguments import warn_unused
 from ..layers import resize
 from ..losses.accuracy import accuracy
 from ..weight_init import load_pretrained
@@ -49,7 +48,6 @@ class BaseDecodeHead(nn.Module):
         init_cfg: dict | list | None = None,
     ) -> None:
         super().__init__()
-        warn_unused("BaseDecodeHead", init_cfg=init_cfg)
         self._init_inputs(in_channels, in_index, input_transform)
         self.channels = channels
         self.dropout_ratio = dropout_ratio
