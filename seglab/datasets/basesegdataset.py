@@ -166,6 +166,11 @@ class BaseSegDataset:
         """classes, palette, label_map, reduce_zero_label (a copy)."""
         return copy.deepcopy(self._metainfo)
 
+    @property
+    def color_map(self) -> list[list[int]] | None:
+        """The colours (index = class) that colour-coded masks are read with when ``rgb_label``, else None."""
+        return [list(c) for c in self._color_map] if self.rgb_label else None
+
     def get_label_map(self, new_classes: Sequence[str] | None = None) -> dict[int, int] | None:
         """Mask value -> training id: ``RAW_LABEL_MAP`` and the ``label_map`` argument, then, for a class
         subset, old -> new id."""

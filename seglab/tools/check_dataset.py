@@ -249,7 +249,7 @@ def _check_one(name: str, img_path: str, seg_path: str, loader: Any, info: dict)
         res.img_dtype = str(img.dtype)
     try:
         seg = loader(dict(seg_map_path=seg_path, reduce_zero_label=info["reduce_zero_label"],
-                          label_map=info["label_map"], seg_fields=[]))["gt_seg_map"]
+                          label_map=info["label_map"], color_map=info["color_map"], seg_fields=[]))["gt_seg_map"]
     except (OSError, ValueError) as exc:
         res.errors.append(("unreadable", str(exc) if seg_path in str(exc) else f"{seg_path}: {exc}"))
         return res
@@ -285,6 +285,7 @@ def check_dataset(dataset: Any, workers: int = 4, out_dir: str | None = None,
     report.num_pairs = len(pairs)
     loader = _mask_loader(dataset, pipeline_cfg if pipeline_cfg is not None else None)
     info = dict(reduce_zero_label=dataset.reduce_zero_label, label_map=dataset.label_map,
+                color_map=getattr(dataset, "color_map", None),
                 num_classes=k, ignore_index=dataset.ignore_index)
     report.class_pixels = np.zeros(k, np.int64)
     report.presence_pixels = np.zeros(k, np.int64)

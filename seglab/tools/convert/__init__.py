@@ -1,4 +1,5 @@
-"""``seglab dataset-convert NAME SRC DST``: official dataset downloads -> MMSeg's folder layouts."""
+"""``seglab dataset-convert NAME SRC DST``: official dataset downloads -> MMSeg's folder layouts;
+``binary-mask`` and ``palette-mask`` turn your own masks into index PNGs."""
 from __future__ import annotations
 
 import argparse
@@ -27,6 +28,9 @@ CONVERTERS = {
     "pascal_context": "pascal_context",
     "isaid": "isaid",
     "synapse": "synapse",
+    # generic: your own masks
+    "binary-mask": "binary_mask",
+    "palette-mask": "palette_mask",
 }
 
 
