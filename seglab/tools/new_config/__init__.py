@@ -13,8 +13,7 @@ import argparse
 import os
 from typing import Any
 
-from .plan import (MODELS, LabelPlan, SchedulePlan, crop_size, model_cfg, plan_labels, plan_schedule,
-                   split_stems)
+from .plan import MODELS, LabelPlan, SchedulePlan, crop_size, model_cfg, plan_labels, plan_schedule, split_stems
 from .render import render_config
 from .scan import FolderPairs, ImageStats, MaskStats, ScanError, pair_folders, scan_images, scan_masks
 
