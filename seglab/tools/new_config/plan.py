@@ -123,8 +123,10 @@ def model_cfg(name: str, in_channels: int, num_classes: int, mean: list[float], 
     norm_cfg = dict(type="BN", requires_grad=True)
 
     def head(in_ch: int, ch: int, in_index: int, num_convs: int, concat: bool, weight: float) -> dict:
+        # out_channels=num_classes: a softmax over every class, also for two (said so, not left to a warning).
         return dict(type="FCNHead", in_channels=in_ch, in_index=in_index, channels=ch, num_convs=num_convs,
-                    concat_input=concat, dropout_ratio=0.1, num_classes=num_classes, norm_cfg=norm_cfg,
+                    concat_input=concat, dropout_ratio=0.1, num_classes=num_classes, out_channels=num_classes,
+                    norm_cfg=norm_cfg,
                     align_corners=False,
                     loss_decode=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=weight))
 
@@ -176,4 +178,4 @@ def plan_schedule(num_train: int, crop: tuple[int, int], device: str, cpu_count:
     notes = [f"{'GPU' if gpu else 'CPU'}: batch {batch}, {iters} iterations (~{iters * batch / num_train:.0f} "
              f"passes over {num_train} training images; clamped to {lo}..{hi} on {'GPU' if gpu else 'CPU'})"]
     return SchedulePlan(max_iters=iters, batch_size=batch, num_workers=workers, val_interval=max(iters // 5, 1),
-                        warmup=min(50, iters // 20), notes=notes)
+                        warmup=max(1, min(50, iters // 40)), notes=notes)
