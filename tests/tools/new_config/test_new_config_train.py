@@ -1,11 +1,13 @@
-"""new-config end to end: the generated config trains and tests as written, and every class is learnt."""
+"""new-config end to end: the generated config trains and tests as written, and every class is learnt.
+
+The grayscale 0/255 case is the walk-through of docs/own_data.md: test_own_data_doc.py."""
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
 import pytest
-from conftest import make_cells, make_fields, make_scenes, per_class_iou
+from conftest import make_fields, make_scenes, per_class_iou
 
 from seglab.cli import main
 
@@ -27,13 +29,6 @@ def _assert_every_class_learnt(iou: dict, classes: list[str]) -> None:
     assert sorted(iou) == sorted(classes)
     for name, value in iou.items():
         assert not math.isnan(value) and value > 0, f"class {name}: IoU {value}"
-
-
-def test_grayscale_cells_with_0_255_masks(tmp_path: Path, capsys, monkeypatch) -> None:
-    res = _new_config_train_test(make_cells(tmp_path), capsys, monkeypatch)
-    assert "label_map = {255: 1}" in res["text"] and "color_type='grayscale'" in res["text"]
-    assert "in_channels=1," in res["text"]
-    _assert_every_class_learnt(res["iou"], ["background", "foreground"])
 
 
 def test_rgb_colour_coded_masks(tmp_path: Path, capsys, monkeypatch) -> None:
