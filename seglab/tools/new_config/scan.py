@@ -172,6 +172,10 @@ def scan_images(folder: str, stems: list[str], suffix: str, stats_stems: list[st
         mean, std = mean[::-1], std[::-1]  # OpenCV gives BGR; the model sees RGB (bgr_to_rgb=True)
     elif mode == "gray" and gray_rgb:
         mean, std = mean[:1], std[:1]
+    elif mode == "bands" and n_ch in (3, 4) and not suffix.lower().endswith((".tif", ".tiff")):
+        # OpenCV read BGR(A) here; the raster loader hands the model the file's RGB(A) order.
+        order = [2, 1, 0, 3][:n_ch]
+        mean, std = mean[order], std[order]
     std = np.maximum(std, 1e-3)  # a constant channel must not divide by zero
     return ImageStats(mode=mode, channels=1 if mode == "gray" else n_ch, dtype=dtype, sizes=sizes,
                       mean=[round(float(v), 3) for v in mean], std=[round(float(v), 3) for v in std],

@@ -60,6 +60,16 @@ def test_image_statistics_in_model_channel_order(tmp_path: Path) -> None:
     assert stats.sizes == Counter({(2, 2): 2})
 
 
+def test_16bit_png_is_a_raster_in_file_order(tmp_path: Path) -> None:
+    (tmp_path / "im").mkdir()
+    bgra = np.zeros((2, 2, 4), np.uint16)
+    bgra[..., 0], bgra[..., 3] = 1000, 7  # B = 1000, alpha/4th band = 7
+    cv2.imwrite(str(tmp_path / "im" / "a.png"), bgra)
+    stats = scan_images(str(tmp_path / "im"), ["a"], ".png", ["a"])
+    assert (stats.mode, stats.channels, stats.dtype) == ("bands", 4, "uint16")
+    assert stats.mean == [0.0, 0.0, 1000.0, 7.0]  # RGBA, as LoadSingleRSImageFromFile reads it
+
+
 def test_grey_stored_as_rgb_is_read_as_grayscale(tmp_path: Path) -> None:
     (tmp_path / "im").mkdir()
     cv2.imwrite(str(tmp_path / "im" / "a.png"), np.full((2, 2, 3), 7, np.uint8))
