@@ -241,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = new_config(args.images, args.masks, args.out, args.val_split, args.val_images, args.val_masks,
                             args.model, args.crop, args.device)
-    except ScanError as exc:
+    except (ScanError, ImportError) as exc:  # ImportError: TIFF images without the tiff extra
         print(f"seglab new-config: {exc}")
         return 1
     print("\n".join(report))
