@@ -3,13 +3,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
-from conftest import write_pair
 
 from seglab.datasets import BaseSegDataset, CamVidDataset, FolderSegDataset
 
 PIPELINE = [dict(type="LoadImageFromFile"), dict(type="LoadAnnotations")]
+
+
+def write_pair(root: Path, stem: str, label: np.ndarray, img_dir: str = "img_dir", ann_dir: str = "ann_dir") -> None:
+    """A black image and its mask ``label``, both png."""
+    for folder in (img_dir, ann_dir):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(root / img_dir / f"{stem}.png"), np.zeros(label.shape + (3,), np.uint8))
+    assert cv2.imwrite(str(root / ann_dir / f"{stem}.png"), label.astype(np.uint8))
 MASK = np.array([[0, 0, 255, 255], [1, 2, 3, 255]])
 
 

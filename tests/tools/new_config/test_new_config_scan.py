@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import make_cells
+from own_data_folders import make_cells
 
 from seglab.cli import main
 from seglab.config import Config

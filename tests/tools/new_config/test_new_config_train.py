@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import make_fields, make_scenes, per_class_iou
+from own_data_folders import make_fields, make_scenes, per_class_iou
 
 from seglab.cli import main
 

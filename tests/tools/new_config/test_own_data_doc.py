@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from conftest import make_cells, make_fields, make_scenes, per_class_iou
+from own_data_folders import make_cells, make_fields, make_scenes, per_class_iou
 
 from seglab.cli import main
 

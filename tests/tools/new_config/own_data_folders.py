@@ -1,5 +1,7 @@
 """Tiny synthetic "own data" folders: grayscale cells with 0/255 masks, RGB scenes with colour masks,
-4-band TIFF fields with 0/1 masks. Each object is bright in the images, so a few iterations learn it."""
+4-band TIFF fields with 0/1 masks. Each object is bright in the images, so a few iterations learn it.
+
+A helper module, not a conftest: its name must be unique in the suite."""
 from __future__ import annotations
 
 import re
