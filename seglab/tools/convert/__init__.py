@@ -43,7 +43,7 @@ def get_converter(name: str) -> ModuleType:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``dataset-convert`` (one sub-command per dataset) on an argparse subparsers object."""
-    p = subparsers.add_parser("dataset-convert", help="convert an official dataset download to MMSeg's layout",
+    p = subparsers.add_parser("dataset-convert", help="convert an official dataset download (or your own masks) to MMSeg's layout",
                               description=__doc__)
     names = p.add_subparsers(dest="dataset", metavar="NAME", required=True)
     for name in CONVERTERS:
