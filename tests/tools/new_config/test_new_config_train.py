@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+from _optional import require
 from own_data_folders import make_fields, make_scenes, per_class_iou
 
 from seglab.cli import main
@@ -38,7 +39,7 @@ def test_rgb_colour_coded_masks(tmp_path: Path, capsys, monkeypatch) -> None:
 
 
 def test_four_band_tiff(tmp_path: Path, capsys, monkeypatch) -> None:
-    pytest.importorskip("tifffile", reason="the 4-band case needs the .[tiff] extra (tifffile)")
+    require("tifffile")
     res = _new_config_train_test(make_fields(tmp_path), capsys, monkeypatch)
     assert "LoadSingleRSImageFromFile" in res["text"] and "in_channels=4," in res["text"]
     _assert_every_class_learnt(res["iou"], ["background", "foreground"])

@@ -9,6 +9,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+from _optional import require
 from own_data_folders import make_cells, make_fields, make_scenes, per_class_iou
 
 from seglab.cli import main
@@ -25,7 +26,7 @@ def doc_commands(text: str) -> list[str]:
 
 
 def test_doc_commands_run_and_grayscale_0_255_cells_learn_both_classes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    pytest.importorskip("tifffile", reason="the doc's multi-band example needs the .[tiff] extra (tifffile)")
+    require("tifffile")
     commands = doc_commands(DOC.read_text())
     assert len(commands) == 12 and commands[0] == "seglab new-config data/cells/images data/cells/masks --out cells.py"
     assert "docs/own_data.md" in README.read_text()
