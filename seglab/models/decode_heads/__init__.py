@@ -18,4 +18,5 @@ from .psa_head import PSAHead
 from .psp_head import PSPHead
 from .sep_aspp_head import DepthwiseSeparableASPPHead
 from .sep_fcn_head import DepthwiseSeparableFCNHead
+from .stdc_head import STDCHead
 from .uper_head import UPerHead
