@@ -6,3 +6,5 @@ from .resnext import ResNeXt  # noqa: F401
 from .bisenetv2 import BiSeNetV2  # noqa: F401
 from .bisenetv1 import BiSeNetV1  # noqa: F401
 from .stdc import STDCContextPathNet, STDCNet  # noqa: F401
+from .fast_scnn import FastSCNN  # noqa: F401
+from .mobilenet_v3 import MobileNetV3  # noqa: F401

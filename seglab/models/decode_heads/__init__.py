@@ -13,6 +13,7 @@ from .fcn_head import FCNHead
 from .fpn_head import FPNHead
 from .gc_head import GCHead
 from .isa_head import ISAHead
+from .lraspp_head import LRASPPHead
 from .nl_head import NLHead
 from .psa_head import PSAHead
 from .psp_head import PSPHead

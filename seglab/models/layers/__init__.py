@@ -22,3 +22,8 @@ from .inverted_residual import InvertedResidual  # noqa: E402
 from .make_divisible import make_divisible  # noqa: E402
 
 __all__ += ["InvertedResidual", "make_divisible"]
+from .conv2d_adaptive_padding import Conv2dAdaptivePadding  # noqa: E402
+from .inverted_residual_v3 import InvertedResidualV3  # noqa: E402
+from .se_layer import SELayer  # noqa: E402
+
+__all__ += ["Conv2dAdaptivePadding", "InvertedResidualV3", "SELayer"]

@@ -6,12 +6,14 @@ from torch import nn
 
 from ...registry import ConfigError
 from .activation import build_activation_layer
+from .conv2d_adaptive_padding import Conv2dAdaptivePadding
 from .norm import build_norm_layer
 
 __all__ = ["build_conv_layer", "ConvModule", "DepthwiseSeparableConvModule"]
 
 _CONVS = {"Conv": nn.Conv2d, "Conv1d": nn.Conv1d, "Conv2d": nn.Conv2d, "Conv3d": nn.Conv3d,
-          "deconv": nn.ConvTranspose2d, "ConvTranspose2d": nn.ConvTranspose2d}
+          "deconv": nn.ConvTranspose2d, "ConvTranspose2d": nn.ConvTranspose2d,
+          "Conv2dAdaptivePadding": Conv2dAdaptivePadding}
 
 
 def build_conv_layer(conv_cfg: dict | None, *args, **kwargs) -> nn.Module:
