@@ -4,6 +4,7 @@ from .apc_head import APCHead
 from .aspp_head import ASPPHead
 from .cc_head import CCHead
 from .da_head import DAHead
+from .ddr_head import DDRHead
 from .decode_head import BaseDecodeHead
 from .dm_head import DMHead
 from .dnl_head import DNLHead
@@ -15,6 +16,7 @@ from .gc_head import GCHead
 from .isa_head import ISAHead
 from .lraspp_head import LRASPPHead
 from .nl_head import NLHead
+from .pid_head import PIDHead
 from .psa_head import PSAHead
 from .psp_head import PSPHead
 from .sep_aspp_head import DepthwiseSeparableASPPHead

@@ -27,3 +27,6 @@ from .inverted_residual_v3 import InvertedResidualV3  # noqa: E402
 from .se_layer import SELayer  # noqa: E402
 
 __all__ += ["Conv2dAdaptivePadding", "InvertedResidualV3", "SELayer"]
+from .dappm import DAPPM, PAPPM  # noqa: E402
+
+__all__ += ["DAPPM", "PAPPM"]
