@@ -95,10 +95,24 @@ def load_entries() -> list[Any]:
 ENTRIES = load_entries()
 
 
+def _recorded_families() -> set[str]:
+    """The FAMILIES list of tools/make_mmseg_manifests.py (read as text: the tool imports mmseg)."""
+    import ast
+
+    tool = Path(__file__).resolve().parents[2] / "tools" / "make_mmseg_manifests.py"
+    for node in ast.parse(tool.read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "FAMILIES" for t in node.targets):
+            return set(ast.literal_eval(node.value))
+    raise AssertionError(f"no FAMILIES list in {tool}")
+
+
 def test_manifests_collected() -> None:
-    """Guard against a suite that silently checks nothing: 21 families, ~430 configs."""
+    """Guard against a suite that silently checks nothing: every family of the tool's FAMILIES has its
+    manifest (at least the 21 CNN families), ~430 configs."""
     configs = sum(len(p.values[1]["configs"]) for p in ENTRIES)
-    assert len({p.values[0] for p in ENTRIES}) == 21
+    families = {p.values[0] for p in ENTRIES}
+    assert len(families) >= 21
+    assert families == _recorded_families(), f"manifests vs FAMILIES: {sorted(families ^ _recorded_families())}"
     assert len(ENTRIES) >= 200 and configs >= 400
 
 
