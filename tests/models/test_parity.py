@@ -36,18 +36,12 @@ MUST_RUN = (
 # The only goldens allowed to skip: transformer, real-time and mask-classification families not
 # implemented yet. test_not_implemented_list_is_exact keeps this list equal to what cannot build.
 NOT_IMPLEMENTED = frozenset({
-    "bisenetv2_fcn_4xb4-160k_cityscapes-1024x1024",
-    "ddrnet_23-slim_in1k-pre_2xb6-120k_cityscapes-1024x1024",
-    "fast_scnn_8xb4-160k_cityscapes-512x1024",
     "mask2former_r50_8xb2-90k_cityscapes-512x1024",
     "maskformer_r50-d32_8xb2-160k_ade20k-512x512",
-    "mobilenet-v3-d8_lraspp_4xb4-320k_cityscapes-512x1024",
     "ocrnet_hr18s_4xb2-40k_cityscapes-512x1024",
-    "pidnet-s_2xb6-120k_1024x1024-cityscapes",
     "segformer_mit-b0_8xb2-160k_ade20k-512x512",
     "segmenter_vit-t_mask_8xb1-160k_ade20k-512x512",
     "segnext_mscan-t_1xb16-adamw-160k_ade20k-512x512",
-    "stdc1_4xb12-80k_cityscapes-512x1024",
     "swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512",
     "unet-s5-d16_fcn_4xb4-160k_cityscapes-512x1024",
 })
