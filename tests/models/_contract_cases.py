@@ -157,5 +157,67 @@ CASES: list[Case] = [
                                   shrink_factor=1, norm_cfg=BN)),
 ]
 
+# -- real-time networks (BiSeNet, STDC, Fast-SCNN, MobileNetV3, PIDNet, DDRNet) ---------------------
+_TINY_R18 = dict(type="ResNetV1c", **_RESNET)  # out_channels 8, 16, 32, 64
+_STDC_TINY = dict(type="STDCNet", stdc_type="STDCNet1", in_channels=3, channels=(8, 16, 32, 64, 128),
+                  bottleneck_type="cat", norm_cfg=BN, act_cfg=dict(type="ReLU"))
+
+
+def _lraspp_inputs() -> tuple[tuple[Shape, ...], ...]:
+    # LR-ASPP's 49x49 image pool needs a deepest map of at least 49x49 (stride 8 of a >= 392 px image).
+    return (((BATCH, 4, 99, 101), (BATCH, 6, 50, 51), (BATCH, 8, 50, 51)),
+            ((BATCH, 4, 98, 98), (BATCH, 6, 49, 49), (BATCH, 8, 49, 49)))
+
+
+def _bilateral(name: str, cfg: dict) -> Case:
+    """PIDNet/DDRNet (16 channels at stride 8) on images whose stride-64 context map is larger than 1x1,
+    so train-mode BN there normalises more than one value per sample."""
+    images = (((BATCH, 3, 129, 131),), ((BATCH, 3, 128, 128),))
+    return Case(name, "backbone", cfg, images, out_channels=(16,), out_strides=(8,))
+
+
+def _maps(*channels: int) -> tuple[tuple[Shape, ...], ...]:
+    """Same-size maps (stride 8 of IMAGE_SIZES) with the given channels, e.g. PIDNet's (P, fused, D)."""
+    return tuple(tuple((BATCH, c, math.ceil(h / 8), math.ceil(w / 8)) for c in channels) for h, w in IMAGE_SIZES)
+
+
+CASES += [
+    _backbone("BiSeNetV2-tiny", dict(type="BiSeNetV2", detail_channels=(8, 8, 16), semantic_channels=(4, 8, 8, 16),
+                                     semantic_expansion_ratio=2, bga_channels=16, norm_cfg=BN),
+              (16, 4, 8, 8, 16), (8, 4, 8, 16, 32)),
+    _backbone("BiSeNetV1-r18-tiny", dict(type="BiSeNetV1", backbone_cfg=_TINY_R18, spatial_channels=(8, 8, 8, 16),
+                                         context_channels=(16, 32, 64), out_channels=16, norm_cfg=BN),
+              (16, 16, 16), (8, 8, 16)),
+    _backbone("STDCNet1-cat-tiny", _STDC_TINY, (32, 64, 128), (8, 16, 32)),
+    _backbone("STDCNet2-add-final-conv", dict(_STDC_TINY, stdc_type="STDCNet2", bottleneck_type="add",
+                                              channels=(8, 16, 16, 32, 64), with_final_conv=True),
+              (16, 32, 1024), (8, 16, 32)),
+    _backbone("STDCContextPathNet-tiny", dict(type="STDCContextPathNet", backbone_cfg=_STDC_TINY,
+                                              last_in_channels=(128, 64), out_channels=16, norm_cfg=BN,
+                                              ffm_cfg=dict(in_channels=48, out_channels=32, scale_factor=4)),
+              (32, 16, 16, 32), (8, 16, 8, 8)),
+    _backbone("FastSCNN-tiny", dict(type="FastSCNN", downsample_dw_channels=(8, 12), global_in_channels=16,
+                                    global_block_channels=(16, 24, 32), global_out_channels=32, higher_in_channels=16,
+                                    lower_in_channels=32, fusion_out_channels=32, norm_cfg=BN),
+              (16, 32, 32), (8, 32, 8)),
+    _backbone("MobileNetV3-small", dict(type="MobileNetV3", arch="small", out_indices=(0, 1, 12), norm_cfg=BN),
+              (16, 16, 576), (2, 4, 8)),
+    _backbone("MobileNetV3-large-reduced", dict(type="MobileNetV3", arch="large", out_indices=(1, 3, 16),
+                                                reduction_factor=2, norm_cfg=BN), (16, 24, 960), (2, 4, 8)),
+    _bilateral("PIDNet-tiny-s", dict(type="PIDNet", channels=4, ppm_channels=8, num_stem_blocks=2,
+                                     num_branch_blocks=2, norm_cfg=BN)),
+    _bilateral("PIDNet-tiny-l", dict(type="PIDNet", channels=4, ppm_channels=8, num_stem_blocks=3,
+                                     num_branch_blocks=2, norm_cfg=BN)),
+    _bilateral("DDRNet-tiny", dict(type="DDRNet", channels=4, ppm_channels=8, norm_cfg=BN)),
+    _head("STDCHead", dict(type="STDCHead", in_channels=16, channels=8, num_convs=1, concat_input=False,
+                           num_classes=2, out_channels=1, norm_cfg=BN,
+                           loss_decode=dict(type="CrossEntropyLoss", use_sigmoid=True))),
+    _head("LRASPPHead", dict(type="LRASPPHead", in_channels=(4, 6, 8), in_index=(0, 1, 2), channels=8,
+                             input_transform="multiple_select", branch_channels=(4, 4), norm_cfg=BN),
+          _lraspp_inputs(), out_like=0),
+    _head("PIDHead", dict(type="PIDHead", in_channels=16, channels=8, norm_cfg=BN), _maps(8, 16, 8), out_like=1),
+    _head("DDRHead", dict(type="DDRHead", in_channels=16, channels=8, norm_cfg=BN), _maps(8, 16), out_like=-1),
+]
+
 CASES_BY_NAME: dict[str, Case] = {c.name: c for c in CASES}
 assert len(CASES_BY_NAME) == len(CASES), "duplicate contract case names"

@@ -27,6 +27,13 @@ CASE_PARAMS = [pytest.param(c, id=c.name) for c in CASES]
 # Whether float rounding leaves it exactly 0 or ~1e-9 depends on the CPU's summation order.
 ZERO_GRAD_BY_CONSTRUCTION = {
     "gc_block.conv_mask.bias": "a constant added to every position before the softmax over positions cancels",
+    "semantic.stage4_CEBlock.gap.1.bias": "BiSeNetV2's pooled-BN shift reaches the next BN as a per-channel "
+                                          "constant, which train-mode BN subtracts",
+    # PIDNet's/DDRNet's last context block feeds only the pyramid pooling, whose every branch starts with
+    # BN: the block's output shift is a per-channel constant that train-mode BN subtracts.
+    "i_branch_layers.2.1.conv3.bn.bias": "PIDNet: a shift into PAPPM/DAPPM's leading BNs cancels",
+    "context_branch_layers.2.0.conv3.bn.bias": "DDRNet: a shift into DAPPM's leading BNs cancels",
+    "context_branch_layers.2.0.downsample.1.bias": "DDRNet: a shift into DAPPM's leading BNs cancels",
 }
 _KIND_OF_PACKAGE = {"seglab.models.backbones.": "backbone", "seglab.models.necks.": "neck",
                     "seglab.models.decode_heads.": "head"}
@@ -314,6 +321,10 @@ LOSS_CASES = {
     "LovaszLoss-per_image-all": (dict(type="LovaszLoss", per_image=True, classes="all"), 4),
     "LovaszLoss-binary": (dict(type="LovaszLoss", loss_type="binary", per_image=True), 1),
     "TverskyLoss": (dict(type="TverskyLoss"), 4),
+    "OhemCrossEntropy": (dict(type="OhemCrossEntropy", thres=0.7, min_kept=10), 4),
+    "OhemCrossEntropy-class_weight": (
+        dict(type="OhemCrossEntropy", thres=0.9, min_kept=1000, class_weight=[1.0, 2.0, 0.5, 1.5]), 4),
+    "BoundaryLoss": (dict(type="BoundaryLoss", loss_weight=20.0), 1),
 }
 # Registered in seglab.models.losses but not a loss: a metric module.
 NOT_LOSSES = {"Accuracy"}
