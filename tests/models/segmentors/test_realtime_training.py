@@ -73,6 +73,16 @@ SEGMENTORS = {
 }
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    """One intra-op thread (restored afterwards): the tensors are tiny, and on a loaded machine OpenMP
+    workers waiting for each other cost more than they compute."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _batch(size: int) -> tuple[torch.Tensor, list[SegDataSample]]:
     gen = torch.Generator().manual_seed(0)
     inputs = torch.randn(2, 3, size, size, generator=gen)
