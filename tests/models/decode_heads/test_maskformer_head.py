@@ -85,7 +85,7 @@ def test_training_steps_lower_the_matched_loss():
     for _ in range(12):
         losses = head.loss(feats, samples)
         loss = sum(losses.values())
-        values.append(float(loss))
+        values.append(float(loss.detach()))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
