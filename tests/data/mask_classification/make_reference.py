@@ -134,9 +134,9 @@ CASES = {
 
 def run_head(name: str, cfg: dict, arrays: dict) -> None:
     from mmengine.config import ConfigDict
+    from mmengine.structures import PixelData
     from mmseg.registry import MODELS
     from mmseg.structures import SegDataSample
-    from mmengine.structures import PixelData
 
     head = MODELS.build(ConfigDict(copy.deepcopy(cfg)))
     randomize(head, seed=len(name))
