@@ -22,7 +22,7 @@ from ..mask_classification._init import caffe2_xavier_init
 from ..mask_classification._registry import PIXEL_DECODERS, build_mmdet
 from ..mask_classification.head_base import MaskClassificationHead, reduce_mean
 from ..mask_classification.point_sample import get_uncertain_point_coords_with_randomness, point_sample
-from ..mask_classification.positional_encoding import SinePositionalEncoding
+from ..mask_classification.positional_encoding import build_positional_encoding
 from ..mask_classification.transformer_layers import Mask2FormerTransformerDecoder
 
 __all__ = ["Mask2FormerHead"]
@@ -97,7 +97,7 @@ class Mask2FormerHead(MaskClassificationHead):
             nn.Conv2d(feat_channels, self.decoder_embed_dims, kernel_size=1)
             if self.decoder_embed_dims != feat_channels or enforce_decoder_input_project else nn.Identity()
             for _ in range(num_transformer_feat_level)])
-        self.decoder_positional_encoding = SinePositionalEncoding(**self._positional_cfg(positional_encoding))
+        self.decoder_positional_encoding = build_positional_encoding(positional_encoding)
         self.query_embed = nn.Embedding(num_queries, feat_channels)
         self.query_feat = nn.Embedding(num_queries, feat_channels)
         self.level_embed = nn.Embedding(num_transformer_feat_level, feat_channels)

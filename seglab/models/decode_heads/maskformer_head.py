@@ -21,7 +21,7 @@ from ..mask_classification._init import caffe2_xavier_init
 from ..mask_classification._registry import PIXEL_DECODERS, build_mmdet
 from ..mask_classification.head_base import MaskClassificationHead, reduce_mean
 from ..mask_classification.pixel_decoders import PixelDecoder
-from ..mask_classification.positional_encoding import SinePositionalEncoding
+from ..mask_classification.positional_encoding import build_positional_encoding
 from ..mask_classification.transformer_layers import DetrTransformerDecoder
 
 __all__ = ["MaskFormerHead"]
@@ -82,7 +82,7 @@ class MaskFormerHead(MaskClassificationHead):
             self.decoder_input_proj: nn.Module = nn.Conv2d(in_channels[-1], self.decoder_embed_dims, kernel_size=1)
         else:
             self.decoder_input_proj = nn.Identity()
-        self.decoder_pe = SinePositionalEncoding(**self._positional_cfg(positional_encoding))
+        self.decoder_pe = build_positional_encoding(positional_encoding)
         self.query_embed = nn.Embedding(num_queries, out_channels)
         self.cls_embed = nn.Linear(feat_channels, num_classes + 1)
         self.mask_embed = nn.Sequential(

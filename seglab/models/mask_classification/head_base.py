@@ -57,14 +57,6 @@ def reduce_mean(value: torch.Tensor) -> torch.Tensor:
     return value
 
 
-def _strip_type(cfg: dict | None, name: str) -> dict:
-    cfg = dict(cfg or {})
-    kind = cfg.pop("type", name)
-    if kind not in (name, f"mmdet.{name}"):
-        raise ConfigError(f"expected a {name} config, got type {kind!r}")
-    return cfg
-
-
 class MaskClassificationHead(nn.Module):
     """Base of MaskFormerHead / Mask2FormerHead (not registered); subclasses build the decoders and
     implement ``forward`` and ``_loss_single``."""
@@ -108,6 +100,9 @@ class MaskClassificationHead(nn.Module):
         self.ignore_index = ignore_index
         self.threshold = None
         self.init_cfg = init_cfg
+        if test_cfg:
+            warnings.warn(f"{type(self).__name__}: test_cfg {test_cfg} is unused: semantic inference always "
+                          "combines classes and masks of every query (MMSeg's behaviour)", stacklevel=3)
         self.test_cfg = test_cfg
         self.train_cfg = dict(train_cfg) if train_cfg else {}
 
@@ -128,10 +123,6 @@ class MaskClassificationHead(nn.Module):
                                   f"{sorted(self.train_cfg)}")
             self.assigner = build_mmdet(self.train_cfg["assigner"], TASK_UTILS)
             self.sampler = build_mmdet(self.train_cfg["sampler"], TASK_UTILS)
-
-    @staticmethod
-    def _positional_cfg(cfg: dict | None) -> dict:
-        return _strip_type(cfg if cfg is not None else dict(num_feats=128, normalize=True), "SinePositionalEncoding")
 
     def _select(self, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         return [inputs[i] for i in self.in_index]

@@ -20,7 +20,7 @@ from ..layers import ConvModule
 from ._init import caffe2_xavier_init, xavier_uniform_init
 from ._registry import PIXEL_DECODERS
 from .ms_deform_attn import MultiScaleDeformableAttention
-from .positional_encoding import SinePositionalEncoding
+from .positional_encoding import build_positional_encoding
 from .transformer_layers import DetrTransformerEncoder, Mask2FormerTransformerEncoder
 
 __all__ = ["MSDeformAttnPixelDecoder", "PixelDecoder", "TransformerEncoderPixelDecoder", "padding_mask"]
@@ -109,8 +109,7 @@ class TransformerEncoderPixelDecoder(PixelDecoder):
         if self.encoder_embed_dims != feat_channels:
             raise ConfigError(f"TransformerEncoderPixelDecoder: encoder embed_dims ({self.encoder_embed_dims}) "
                               f"must equal feat_channels ({feat_channels})")
-        self.positional_encoding = SinePositionalEncoding(
-            **(positional_encoding or dict(num_feats=128, normalize=True)))
+        self.positional_encoding = build_positional_encoding(positional_encoding)
         self.encoder_in_proj = nn.Conv2d(in_channels[-1], feat_channels, kernel_size=1)
         self.encoder_out_proj = ConvModule(feat_channels, feat_channels, 3, padding=1, bias=self.use_bias,
                                            norm_cfg=norm_cfg, act_cfg=act_cfg)
@@ -175,8 +174,7 @@ class MSDeformAttnPixelDecoder(nn.Module):
             for i in range(self.num_input_levels - 1, self.num_input_levels - self.num_encoder_levels - 1, -1)
         ])
         self.encoder = Mask2FormerTransformerEncoder(**encoder)
-        self.postional_encoding = SinePositionalEncoding(  # mmdet's spelling; it has no parameters
-            **(positional_encoding or dict(num_feats=128, normalize=True)))
+        self.postional_encoding = build_positional_encoding(positional_encoding)  # mmdet's spelling
         self.level_encoding = nn.Embedding(self.num_encoder_levels, feat_channels)
         self.use_bias = norm_cfg is None
         self.lateral_convs = nn.ModuleList()

@@ -11,7 +11,7 @@ from torch import nn
 
 from ...registry import ConfigError
 
-__all__ = ["SinePositionalEncoding"]
+__all__ = ["SinePositionalEncoding", "build_positional_encoding"]
 
 
 class SinePositionalEncoding(nn.Module):
@@ -67,3 +67,13 @@ class SinePositionalEncoding(nn.Module):
     def extra_repr(self) -> str:
         return (f"num_feats={self.num_feats}, temperature={self.temperature}, normalize={self.normalize}, "
                 f"scale={self.scale}, eps={self.eps}")
+
+
+def build_positional_encoding(cfg: dict | None) -> SinePositionalEncoding:
+    """A ``SinePositionalEncoding`` from its arguments (mmdet 3.x configs give no ``type``; an explicit
+    ``type='SinePositionalEncoding'`` or ``'mmdet.SinePositionalEncoding'`` is accepted too)."""
+    cfg = dict(num_feats=128, normalize=True) if cfg is None else dict(cfg)
+    kind = cfg.pop("type", "SinePositionalEncoding")
+    if kind not in ("SinePositionalEncoding", "mmdet.SinePositionalEncoding"):
+        raise ConfigError(f"positional_encoding: only SinePositionalEncoding is supported, got type {kind!r}")
+    return SinePositionalEncoding(**cfg)

@@ -130,3 +130,9 @@ def test_argument_checks():
         MODELS.build(tiny_head(train_cfg=None)).loss([torch.zeros(1, 8, 8, 8)] * 4, [])
     with pytest.raises(ConfigError, match="unexpected argument"):
         MODELS.build(tiny_head(num_querys=4))
+    with pytest.warns(UserWarning, match="test_cfg"):
+        MODELS.build(tiny_head(test_cfg=dict(max_per_image=10)))
+    with pytest.raises(ConfigError, match="SinePositionalEncoding"):
+        MODELS.build(tiny_head(positional_encoding=dict(type="LearnedPositionalEncoding", num_feats=8)))
+    typed = MODELS.build(tiny_head(positional_encoding=dict(type="mmdet.SinePositionalEncoding", num_feats=8)))
+    assert typed.decoder_positional_encoding.num_feats == 8
