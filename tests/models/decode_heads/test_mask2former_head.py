@@ -121,6 +121,19 @@ def test_segmentor_loss_is_prefixed_and_reaches_the_backbone():
     assert model.backbone.conv1.weight.grad.abs().sum() > 0
 
 
+def test_images_without_labelled_pixels_give_zero_mask_losses():
+    torch.manual_seed(0)
+    head = MODELS.build(tiny_head())
+    feats = [torch.randn(2, c, 64 // s, 64 // s) for c, s in zip((8, 16, 32, 64), (4, 8, 16, 32))]
+    labels = torch.full((2, 1, 64, 64), 255, dtype=torch.long)
+    losses = head.loss(feats, make_samples(labels))
+    assert float(losses["loss_mask"]) == 0.0 and float(losses["loss_dice"]) == 0.0
+    assert torch.isfinite(losses["loss_cls"]) and losses["loss_cls"] > 0  # every query learns "no object"
+    labels[1, :, :10] = 1
+    losses = head.loss(feats, make_samples(labels))
+    assert losses["loss_mask"] > 0 and losses["loss_dice"] > 0
+
+
 def test_argument_checks():
     with pytest.raises(ConfigError, match="num_levels"):
         MODELS.build(tiny_head(num_transformer_feat_level=2))
