@@ -104,6 +104,12 @@ CASES: list[Case] = [
     _backbone("MobileNetV2-0.25", dict(type="MobileNetV2", widen_factor=0.25), (8, 8, 24, 80), _STRIDES),
     _backbone("MobileNetV2-0.25-dilated", dict(type="MobileNetV2", widen_factor=0.25, strides=(1, 2, 2, 1, 1, 1, 1),
                                                dilations=(1, 1, 1, 2, 2, 4, 4)), (8, 8, 24, 80), (4, 8, 8, 8)),
+    _backbone("SwinTransformer", dict(type="SwinTransformer", embed_dims=8, depths=(2, 2), num_heads=(1, 2),
+                                      strides=(4, 2), out_indices=(0, 1), window_size=3), (8, 16), (4, 8)),
+    _backbone("SwinTransformer-abs-pos-3-stages", dict(type="SwinTransformer", embed_dims=8, depths=(1, 2, 1),
+                                                       num_heads=(1, 2, 2), strides=(2, 2, 2), patch_size=2,
+                                                       out_indices=(1, 2), window_size=4, use_abs_pos_embed=True,
+                                                       pretrain_img_size=32), (16, 32), (4, 8)),
     # -- necks -------------------------------------------------------------------------------------
     Case("FPN", "neck", dict(type="FPN", in_channels=[4, 8, 12, 16], out_channels=8, num_outs=5), PYRAMID,
          neck_out=_fpn_out(5)),

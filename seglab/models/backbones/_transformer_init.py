@@ -73,9 +73,11 @@ def load_adapted_state(module: nn.Module, state: dict[str, torch.Tensor], owner:
     mismatched = [k for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
     kept = {k: v for k, v in state.items() if k not in mismatched}
     result = module.load_state_dict(kept, strict=False)
+    # Index buffers are fixed functions of the window size, so a checkpoint need not hold them.
+    missing = [k for k in result.missing_keys if not k.endswith("relative_position_index")]
     problems = []
-    if result.missing_keys:
-        problems.append(f"missing {len(result.missing_keys)}: {result.missing_keys[:8]}")
+    if missing:
+        problems.append(f"missing {len(missing)}: {missing[:8]}")
     if result.unexpected_keys:
         problems.append(f"unexpected {len(result.unexpected_keys)}: {result.unexpected_keys[:8]}")
     if mismatched:
