@@ -110,6 +110,15 @@ CASES: list[Case] = [
                                                        num_heads=(1, 2, 2), strides=(2, 2, 2), patch_size=2,
                                                        out_indices=(1, 2), window_size=4, use_abs_pos_embed=True,
                                                        pretrain_img_size=32), (16, 32), (4, 8)),
+    _backbone("VisionTransformer", dict(type="VisionTransformer", img_size=32, patch_size=8, embed_dims=8,
+                                        num_layers=3, num_heads=2, out_indices=(1, 2), final_norm=True,
+                                        drop_path_rate=0.1), (8, 8), (8, 8)),
+    _backbone("VisionTransformer-origin-prenorm", dict(type="VisionTransformer", img_size=(24, 40),
+                                                             patch_size=4, embed_dims=8, num_layers=2, num_heads=2,
+                                                             out_origin=True, pre_norm=True,
+                                                             patch_norm=True, patch_bias=True, qkv_bias=False,
+                                                             interpolate_mode="bilinear", out_indices=-1),
+              (8, 8), (4, 4)),
     # -- necks -------------------------------------------------------------------------------------
     Case("FPN", "neck", dict(type="FPN", in_channels=[4, 8, 12, 16], out_channels=8, num_outs=5), PYRAMID,
          neck_out=_fpn_out(5)),
@@ -160,6 +169,8 @@ CASES: list[Case] = [
     _head("PSAHead", dict(type="PSAHead", in_channels=16, channels=8, mask_size=(7, 7), norm_cfg=BN)),
     _head("PSAHead-collect", dict(type="PSAHead", in_channels=16, channels=8, mask_size=(5, 5), psa_type="collect",
                                   shrink_factor=1, norm_cfg=BN)),
+    _head("SegmenterMaskTransformerHead", dict(type="SegmenterMaskTransformerHead", in_channels=16, channels=16,
+                                               num_layers=2, num_heads=2, embed_dims=8, dropout_ratio=0.0)),
 ]
 
 CASES_BY_NAME: dict[str, Case] = {c.name: c for c in CASES}

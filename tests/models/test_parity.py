@@ -36,6 +36,7 @@ MUST_RUN = (
     "upernet_r50_4xb4-160k_ade20k-512x512",
     "fpn_r50_4xb4-160k_ade20k-512x512",
     "swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512",
+    "segmenter_vit-t_mask_8xb1-160k_ade20k-512x512",
 )
 # Sub-config keys whose 'type' is a MODELS type (norm_cfg/act_cfg/... types belong to the layer builders).
 COMPONENT_KEYS = ("backbone", "neck", "decode_head", "auxiliary_head", "loss_decode", "sampler", "backbone_cfg")

@@ -4,3 +4,4 @@ from .resnest import ResNeSt  # noqa: F401
 from .resnet import ResNet, ResNetV1c, ResNetV1d  # noqa: F401
 from .resnext import ResNeXt  # noqa: F401
 from .swin import SwinTransformer  # noqa: F401
+from .vit import VisionTransformer  # noqa: F401

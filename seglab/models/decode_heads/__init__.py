@@ -16,6 +16,7 @@ from .isa_head import ISAHead
 from .nl_head import NLHead
 from .psa_head import PSAHead
 from .psp_head import PSPHead
+from .segmenter_mask_head import SegmenterMaskTransformerHead
 from .sep_aspp_head import DepthwiseSeparableASPPHead
 from .sep_fcn_head import DepthwiseSeparableFCNHead
 from .uper_head import UPerHead

@@ -1,7 +1,6 @@
 """SwinTransformer: SDPA window attention equals the softmax formula, masks, padding, freezing, loading."""
 from __future__ import annotations
 
-
 import warnings
 
 import pytest
