@@ -7,8 +7,8 @@ from .da_head import DAHead
 from .decode_head import BaseDecodeHead
 from .dm_head import DMHead
 from .dnl_head import DNLHead
-from .ema_head import EMAHead
 from .dpt_head import DPTHead
+from .ema_head import EMAHead
 from .enc_head import EncHead
 from .fcn_head import FCNHead
 from .fpn_head import FPNHead
@@ -18,8 +18,8 @@ from .nl_head import NLHead
 from .psa_head import PSAHead
 from .psp_head import PSPHead
 from .segmenter_mask_head import SegmenterMaskTransformerHead
-from .setr_mla_head import SETRMLAHead
-from .setr_up_head import SETRUPHead
 from .sep_aspp_head import DepthwiseSeparableASPPHead
 from .sep_fcn_head import DepthwiseSeparableFCNHead
+from .setr_mla_head import SETRMLAHead
+from .setr_up_head import SETRUPHead
 from .uper_head import UPerHead
