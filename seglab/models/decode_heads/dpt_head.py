@@ -21,7 +21,7 @@ __all__ = ["DPTHead", "FeatureFusionBlock", "PreActResidualConvUnit", "Reassembl
 class ReassembleBlocks(nn.Module):
     """Turn four ViT token maps (with their cls tokens) into a 4x / 2x / 1x / 0.5x pyramid.
 
-    ``inputs``: four ``[map (N, in_channels, h, w), cls (N, in_channels)]`` -> maps (N, out_channels[i], ...)
+    ``inputs``: four ``[map (N, in_channels, h, w), cls (N, in_channels)]`` (plain maps with 'ignore') -> maps (N, out_channels[i], ...)
     at scales 4, 2, 1, 1/2 (rounded as the convs do). ``readout_type`` handles the cls token: 'ignore',
     'add' (added to every token) or 'project' (concatenated and projected by Linear + GELU).
     """
@@ -50,10 +50,13 @@ class ReassembleBlocks(nn.Module):
     def forward(self, inputs: Sequence[Sequence[torch.Tensor]]) -> list[torch.Tensor]:
         out = []
         for i, item in enumerate(inputs):
-            if not isinstance(item, (list, tuple)) or len(item) != 2:
-                raise ValueError("DPTHead: each input must be [map, cls_token]; build the ViT backbone with "
-                                 "output_cls_token=True")
-            x, cls_token = item
+            if isinstance(item, torch.Tensor) and self.readout_type == "ignore":
+                x, cls_token = item, None  # the cls token would be ignored anyway
+            elif isinstance(item, (list, tuple)) and len(item) == 2:
+                x, cls_token = item
+            else:
+                raise ValueError(f"DPTHead: readout_type={self.readout_type!r} needs [map, cls_token] inputs; "
+                                 "build the ViT backbone with output_cls_token=True")
             shape = x.shape
             if self.readout_type == "project":
                 tokens = x.flatten(2).transpose(1, 2)
