@@ -200,7 +200,7 @@ class BEiT(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
         self.patch_embed = PatchEmbed(in_channels, embed_dims, conv_type="Conv2d", kernel_size=patch_size,
                                       stride=patch_size, padding=0, norm_cfg=norm_cfg if patch_norm else None)
-        dpr = [float(x) for x in torch.linspace(0, drop_path_rate, num_layers)]  # stochastic depth decay rule
+        dpr = [float(x) for x in torch.linspace(0, drop_path_rate, num_layers, device="cpu")]
         self.layers = nn.ModuleList([self._build_layer(dpr[i]) for i in range(num_layers)])
         self.out_indices = normalise_out_indices(out_indices, num_layers, owner)
         self.final_norm = final_norm

@@ -11,6 +11,7 @@ shifted-window mask) as an additive float mask, which equals the explicit softma
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -304,7 +305,7 @@ class SwinTransformer(nn.Module):
         self.drop_after_pos = nn.Dropout(p=drop_rate)
 
         total_depth = sum(depths)
-        dpr = [float(x) for x in torch.linspace(0, drop_path_rate, total_depth)]  # stochastic depth decay rule
+        dpr = [float(x) for x in torch.linspace(0, drop_path_rate, total_depth, device="cpu")]
         self.stages = nn.ModuleList()
         channels = embed_dims
         for i in range(num_stages):
@@ -322,7 +323,7 @@ class SwinTransformer(nn.Module):
         self.num_features = [int(embed_dims * 2 ** i) for i in range(num_stages)]
         for i in out_indices:
             self.add_module(f"norm{i}", build_norm_layer(norm_cfg, self.num_features[i])[1])
-        stage_strides = [int(torch.tensor(strides[:i + 1]).prod()) for i in range(num_stages)]
+        stage_strides = [math.prod(strides[:i + 1]) for i in range(num_stages)]
         self.out_channels = [self.num_features[i] for i in out_indices]
         self.out_strides = [stage_strides[i] for i in out_indices]
         self._default_init()

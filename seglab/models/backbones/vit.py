@@ -175,7 +175,7 @@ class VisionTransformer(nn.Module):
             self.add_module(self.pre_ln_name, pre_ln)
         self.out_indices = normalise_out_indices(out_indices, num_layers, "VisionTransformer")
 
-        dpr = [float(x) for x in torch.linspace(0, drop_path_rate, num_layers)]  # stochastic depth decay rule
+        dpr = [float(x) for x in torch.linspace(0, drop_path_rate, num_layers, device="cpu")]
         self.layers = nn.ModuleList([
             TransformerEncoderLayer(embed_dims, num_heads, mlp_ratio * embed_dims, drop_rate=drop_rate,
                                     attn_drop_rate=attn_drop_rate, drop_path_rate=dpr[i], num_fcs=num_fcs,

@@ -47,7 +47,7 @@ class SegmenterMaskTransformerHead(BaseDecodeHead):
         **kwargs,
     ) -> None:
         super().__init__(in_channels=in_channels, **kwargs)
-        dpr = [float(x) for x in torch.linspace(0, drop_path_rate, num_layers)]
+        dpr = [float(x) for x in torch.linspace(0, drop_path_rate, num_layers, device="cpu")]
         self.layers = nn.ModuleList([
             TransformerEncoderLayer(embed_dims, num_heads, mlp_ratio * embed_dims, drop_rate=drop_rate,
                                     attn_drop_rate=attn_drop_rate, drop_path_rate=dpr[i], num_fcs=num_fcs,
