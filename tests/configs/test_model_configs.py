@@ -25,8 +25,9 @@ MANIFESTS = REPO / "tests" / "data" / "mmseg_manifests"
 # MMSeg 1.2.2's sem_fpn/fpn_r101_4xb4-160k_ade20k-512x512.py re-assigns ``model`` after setting depth=101
 # and so builds a ResNet-50; ours builds the ResNet-101 of its name.
 MMSEG_BUGS = {"fpn_r101_4xb4-160k_ade20k-512x512"}
-# Dicts under these keys are built by layer helpers (norm/act/conv), not by the MODELS registry.
-LAYER_KEYS = {"norm_cfg", "act_cfg", "conv_cfg", "dw_act_cfg", "upsample_cfg", "dcn"}
+# Dicts under these keys are built by layer helpers (norm/act/conv), not by the MODELS registry;
+# init_cfg dicts (type="Pretrained") are read by the backbones themselves.
+LAYER_KEYS = {"norm_cfg", "act_cfg", "conv_cfg", "dw_act_cfg", "upsample_cfg", "dcn", "init_cfg"}
 
 
 def model_types(cfg: object, key: str = "") -> set[str]:
