@@ -105,6 +105,7 @@ class BEiTAttention(nn.Module):
         return table[index.view(-1)].view(n, n, -1).permute(2, 0, 1)
 
     def forward(self, x: torch.Tensor, hw_shape: tuple[int, int] | None = None) -> torch.Tensor:
+        """x: (N, 1 + h*w, C) for an (h, w) grid (default: the window) -> same shape."""
         b, n, c = x.shape
         if self.bias == "qv_bias":
             qkv_bias = torch.cat((self.q_bias, torch.zeros_like(self.v_bias), self.v_bias))
@@ -148,6 +149,7 @@ class BEiTTransformerEncoderLayer(TransformerEncoderLayer):
                    add_identity=False)
 
     def forward(self, x: torch.Tensor, hw_shape: tuple[int, int] | None = None) -> torch.Tensor:
+        """x: (N, 1 + h*w, C) -> same shape."""
         x = x + self.drop_path(self.gamma_1 * self.attn(self.norm1(x), hw_shape))
         return x + self.drop_path(self.gamma_2 * self.ffn(self.norm2(x)))
 

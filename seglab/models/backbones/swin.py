@@ -84,6 +84,7 @@ class WindowMSA(nn.Module):
         return bias.permute(2, 0, 1)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Attend within each window: x (B*nW, N, C), mask (nW, N, N) or None -> (B*nW, N, C)."""
         b, n, c = x.shape
         q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
         bias = self.relative_position_bias().unsqueeze(0)  # (1, heads, N, N)
@@ -117,6 +118,7 @@ def window_reverse(windows: torch.Tensor, h: int, w: int) -> torch.Tensor:
 def shifted_window_mask(h: int, w: int, window_size: int, shift_size: int, device: torch.device) -> torch.Tensor:
     """(nW, ws*ws, ws*ws) additive mask: tokens of different regions after the cyclic shift may not attend."""
     def region(size: int) -> torch.Tensor:
+        """Region id (0, 1, 2) of each row/column after the cyclic shift."""
         ids = torch.zeros(size, dtype=torch.long, device=device)
         ids[size - window_size:size - shift_size] = 1
         ids[size - shift_size:] = 2
@@ -149,6 +151,7 @@ class ShiftWindowMSA(nn.Module):
         self.drop = build_dropout(dropout_layer)
 
     def forward(self, query: torch.Tensor, hw_shape: tuple[int, int]) -> torch.Tensor:
+        """query: (N, H*W, C) tokens of an (H, W) map -> (N, H*W, C)."""
         b, length, c = query.shape
         h, w = hw_shape
         if length != h * w:
@@ -196,6 +199,7 @@ class SwinBlock(nn.Module):
         return self.ffn(self.norm2(x), identity=x)
 
     def forward(self, x: torch.Tensor, hw_shape: tuple[int, int]) -> torch.Tensor:
+        """x: (N, H*W, C) -> (N, H*W, C); with ``with_cp`` activations are recomputed in backward."""
         if self.with_cp and x.requires_grad:
             return cp.checkpoint(self._inner_forward, x, hw_shape, use_reentrant=False)
         return self._inner_forward(x, hw_shape)
@@ -231,6 +235,7 @@ class SwinBlockSequence(nn.Module):
 
     def forward(self, x: torch.Tensor, hw_shape: tuple[int, int]
                 ) -> tuple[torch.Tensor, tuple[int, int], torch.Tensor, tuple[int, int]]:
+        """x: (N, H*W, C) -> (x_down, down_hw, stage output, (H, W))."""
         for block in self.blocks:
             x = block(x, hw_shape)
         if self.downsample is None:

@@ -98,6 +98,7 @@ class TransformerEncoderLayer(nn.Module):
         return self.ffn(self.norm2(x), identity=x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, L, C) -> (N, L, C); with ``with_cp`` activations are recomputed in backward."""
         if self.with_cp and x.requires_grad:
             return cp.checkpoint(self._inner_forward, x, use_reentrant=False)
         return self._inner_forward(x)

@@ -48,6 +48,7 @@ class ReassembleBlocks(nn.Module):
                 for _ in range(len(self.projects))])
 
     def forward(self, inputs: Sequence[Sequence[torch.Tensor]]) -> list[torch.Tensor]:
+        """Four ``[map, cls]`` pairs (or maps with 'ignore') -> four maps at scales 4, 2, 1, 1/2."""
         out = []
         for i, item in enumerate(inputs):
             if isinstance(item, torch.Tensor) and self.readout_type == "ignore":
@@ -81,6 +82,7 @@ class PreActResidualConvUnit(nn.Module):
                                 bias=False, order=("act", "conv", "norm"))
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(N, C, h, w) -> (N, C, h, w)."""
         identity = inputs.clone()  # the leading activation may run in place on ``inputs``
         return self.conv2(self.conv1(inputs)) + identity
 
@@ -101,6 +103,7 @@ class FeatureFusionBlock(nn.Module):
         self.res_conv_unit2 = PreActResidualConvUnit(in_channels, act_cfg, norm_cfg)
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """``(x)`` or ``(x, skip)`` -> (N, out_channels, 2h, 2w)."""
         x = inputs[0]
         if len(inputs) == 2:
             if self.res_conv_unit1 is None:

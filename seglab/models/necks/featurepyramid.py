@@ -59,6 +59,7 @@ class Feature2Pyramid(nn.Module):
         self._order = order[:len(self.rescales)]
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """Maps (N, C, h, w), one per rescale -> tuple of (N, C, h*s, w*s)."""
         if len(inputs) != len(self.rescales):
             raise ValueError(f"Feature2Pyramid: expected {len(self.rescales)} maps (one per rescale), got {len(inputs)}")
         return tuple(getattr(self, name)(x) for name, x in zip(self._order, inputs))

@@ -34,6 +34,7 @@ class MLAModule(nn.Module):
             for _ in in_channels])
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """Maps (N, in_channels[i], h, w) -> tuple of (N, out_channels, h, w)."""
         feats = [conv(x) for x, conv in zip(inputs, self.channel_proj)][::-1]
         sums = [feats[0]]
         for feat in feats[1:]:
@@ -61,6 +62,7 @@ class MLANeck(nn.Module):
         self.mla = MLAModule(self.in_channels, out_channels, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """Maps (N, in_channels[i], h, w) -> tuple of (N, out_channels, h, w)."""
         if len(inputs) != len(self.in_channels):
             raise ValueError(f"MLANeck: expected {len(self.in_channels)} input maps, got {len(inputs)}")
         outs = []
