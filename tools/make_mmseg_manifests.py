@@ -1,4 +1,4 @@
-"""Record the state-dict manifest of every MMSeg 1.2.2 config of the listed families (a dev script, never imported by seglab).
+"""Record the state-dict manifest of every MMSeg 1.2.2 config of the FAMILIES below (a dev script, never imported).
 
 Run by hand inside the MMSegmentation reference env (see ../shared/tools/mmseg-reference-env.sh):
 
