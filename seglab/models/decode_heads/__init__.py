@@ -8,6 +8,7 @@ from .ddr_head import DDRHead
 from .decode_head import BaseDecodeHead
 from .dm_head import DMHead
 from .dnl_head import DNLHead
+from .dpt_head import DPTHead
 from .ema_head import EMAHead
 from .enc_head import EncHead
 from .fcn_head import FCNHead
@@ -15,11 +16,16 @@ from .fpn_head import FPNHead
 from .gc_head import GCHead
 from .isa_head import ISAHead
 from .lraspp_head import LRASPPHead
+from .mask2former_head import Mask2FormerHead
+from .maskformer_head import MaskFormerHead
 from .nl_head import NLHead
 from .pid_head import PIDHead
 from .psa_head import PSAHead
 from .psp_head import PSPHead
+from .segmenter_mask_head import SegmenterMaskTransformerHead
 from .sep_aspp_head import DepthwiseSeparableASPPHead
 from .sep_fcn_head import DepthwiseSeparableFCNHead
+from .setr_mla_head import SETRMLAHead
+from .setr_up_head import SETRUPHead
 from .stdc_head import STDCHead
 from .uper_head import UPerHead
