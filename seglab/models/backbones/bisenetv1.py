@@ -122,6 +122,8 @@ class BiSeNetV1(nn.Module):
     Input (N, in_channels, H, W) -> the ``out_indices`` of [fused (stride 8, ``out_channels``),
     context stride 8, context stride 16 (both ``context_channels[0]``)].
     ``context_channels[1]`` is the fusion module's input width: spatial_channels[3] + context_channels[0].
+    ``align_corners`` is stored for MMSeg compatibility only: the context path upsamples with
+    mode='nearest' (as in MMSeg), where it has no effect.
     """
 
     def __init__(
