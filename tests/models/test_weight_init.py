@@ -208,6 +208,21 @@ BACKBONES = [
          out_indices=(1,)),
     dict(type="BEiT", img_size=32, patch_size=8, embed_dims=8, num_layers=2, num_heads=2, out_indices=(1,)),
     dict(type="MAE", img_size=32, patch_size=8, embed_dims=8, num_layers=2, num_heads=2, out_indices=(1,)),
+    dict(type="BiSeNetV2", detail_channels=(8, 8, 16), semantic_channels=(4, 8, 8, 16), semantic_expansion_ratio=2,
+         bga_channels=16),
+    dict(type="BiSeNetV1", backbone_cfg=dict(type="ResNetV1c", depth=18, stem_channels=8, base_channels=8),
+         spatial_channels=(8, 8, 8, 16), context_channels=(16, 32, 64), out_channels=16),
+    dict(type="STDCNet", stdc_type="STDCNet1", in_channels=3, channels=(8, 16, 32, 64, 128), bottleneck_type="cat",
+         norm_cfg=dict(type="BN"), act_cfg=dict(type="ReLU")),
+    dict(type="STDCContextPathNet", backbone_cfg=dict(
+        type="STDCNet", stdc_type="STDCNet1", in_channels=3, channels=(8, 16, 32, 64, 128), bottleneck_type="cat",
+        norm_cfg=dict(type="BN"), act_cfg=dict(type="ReLU")), last_in_channels=(128, 64), out_channels=16,
+        ffm_cfg=dict(in_channels=48, out_channels=32, scale_factor=4)),
+    dict(type="FastSCNN", downsample_dw_channels=(8, 12), global_in_channels=16, global_block_channels=(16, 24, 32),
+         global_out_channels=32, higher_in_channels=16, lower_in_channels=32, fusion_out_channels=32),
+    dict(type="MobileNetV3", arch="small", reduction_factor=4),
+    dict(type="PIDNet", channels=4, ppm_channels=8, num_branch_blocks=1),
+    dict(type="DDRNet", channels=4, ppm_channels=8),
 ]
 
 

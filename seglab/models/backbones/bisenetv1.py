@@ -15,7 +15,7 @@ from torch import nn
 
 from ...registry import MODELS, ConfigError
 from ..layers import ConvModule, resize
-from ..weight_init import load_pretrained
+from ..weight_init import load_pretrained, resolve_init_cfg
 
 __all__ = ["BiSeNetV1", "AttentionRefinementModule"]
 
@@ -138,6 +138,7 @@ class BiSeNetV1(nn.Module):
         conv_cfg: dict | None = None,
         norm_cfg: dict | None = dict(type="BN", requires_grad=True),  # noqa: B006 - never mutated
         act_cfg: dict | None = _RELU,
+        pretrained: str | None = None,
         init_cfg: dict | list | None = None,
     ) -> None:
         super().__init__()
@@ -151,7 +152,8 @@ class BiSeNetV1(nn.Module):
                               f"{context_channels[1]}; make them equal")
         self.out_indices, self.align_corners = out_indices, align_corners
         self.conv_cfg, self.norm_cfg, self.act_cfg = conv_cfg, norm_cfg, act_cfg
-        self.init_cfg = init_cfg
+        self.init_cfg = resolve_init_cfg(pretrained, init_cfg, "BiSeNetV1")
+        self.pretrained = pretrained
         kw = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.context_path = ContextPath(backbone_cfg, context_channels, align_corners, **kw)
         self.spatial_path = SpatialPath(in_channels, spatial_channels, **kw)

@@ -14,7 +14,7 @@ from torch import nn
 
 from ...registry import MODELS, ConfigError
 from ..layers import ConvModule, DepthwiseSeparableConvModule, build_activation_layer, build_norm_layer, resize
-from ..weight_init import kaiming_cnn_init, load_pretrained
+from ..weight_init import kaiming_cnn_init, load_pretrained, resolve_init_cfg
 
 __all__ = ["BiSeNetV2"]
 
@@ -199,6 +199,7 @@ class BiSeNetV2(nn.Module):
         conv_cfg: dict | None = None,
         norm_cfg: dict | None = _BN,
         act_cfg: dict | None = _RELU,
+        pretrained: str | None = None,
         init_cfg: dict | list | None = None,
     ) -> None:
         super().__init__()
@@ -213,7 +214,8 @@ class BiSeNetV2(nn.Module):
         self.detail_channels, self.semantic_channels = tuple(detail_channels), tuple(semantic_channels)
         self.semantic_expansion_ratio, self.bga_channels = semantic_expansion_ratio, bga_channels
         self.conv_cfg, self.norm_cfg, self.act_cfg = conv_cfg, norm_cfg, act_cfg
-        self.init_cfg = init_cfg  # Pretrained entries load in init_weights(); the default init runs below
+        self.init_cfg = resolve_init_cfg(pretrained, init_cfg, "BiSeNetV2")
+        self.pretrained = pretrained
         kw = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.detail = DetailBranch(detail_channels, in_channels, **kw)
         self.semantic = SemanticBranch(semantic_channels, in_channels, semantic_expansion_ratio, **kw)

@@ -12,7 +12,7 @@ from torch import nn
 
 from ...registry import MODELS
 from ..layers import DAPPM, ConvModule, build_norm_layer, resize
-from ..weight_init import kaiming_cnn_init, load_pretrained
+from ..weight_init import kaiming_cnn_init, load_pretrained, resolve_init_cfg
 from ._bilateral_blocks import BasicBlock, Bottleneck, make_res_layer
 
 __all__ = ["DDRNet"]
@@ -34,12 +34,14 @@ class DDRNet(nn.Module):
         align_corners: bool = False,
         norm_cfg: dict | None = dict(type="BN", requires_grad=True),  # noqa: B006 - never mutated
         act_cfg: dict | None = dict(type="ReLU", inplace=True),  # noqa: B006 - never mutated
+        pretrained: str | None = None,
         init_cfg: dict | list | None = None,
     ) -> None:
         super().__init__()
         self.in_channels, self.ppm_channels = in_channels, ppm_channels
         self.norm_cfg, self.act_cfg, self.align_corners = norm_cfg, act_cfg, align_corners
-        self.init_cfg = init_cfg
+        self.init_cfg = resolve_init_cfg(pretrained, init_cfg, "DDRNet")
+        self.pretrained = pretrained
         c = channels
         self.stem = self._make_stem_layer(in_channels, c, num_blocks=2)
         self.relu = nn.ReLU()

@@ -14,7 +14,7 @@ from torch import nn
 from ...registry import MODELS, ConfigError
 from ..decode_heads.psp_head import PPM
 from ..layers import ConvModule, DepthwiseSeparableConvModule, InvertedResidual, resize
-from ..weight_init import kaiming_cnn_init, load_pretrained
+from ..weight_init import kaiming_cnn_init, load_pretrained, resolve_init_cfg
 
 __all__ = ["FastSCNN"]
 
@@ -115,6 +115,7 @@ class FastSCNN(nn.Module):
         act_cfg: dict | None = _RELU,
         align_corners: bool = False,
         dw_act_cfg: dict | None = None,
+        pretrained: str | None = None,
         init_cfg: dict | list | None = None,
     ) -> None:
         super().__init__()
@@ -132,7 +133,8 @@ class FastSCNN(nn.Module):
         self.in_channels, self.out_indices, self.align_corners = in_channels, out_indices, align_corners
         self.global_block_strides = tuple(global_block_strides)
         self.conv_cfg, self.norm_cfg, self.act_cfg = conv_cfg, norm_cfg, act_cfg
-        self.init_cfg = init_cfg
+        self.init_cfg = resolve_init_cfg(pretrained, init_cfg, "FastSCNN")
+        self.pretrained = pretrained
         kw = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg)
         self.learning_to_downsample = LearningToDownsample(in_channels, downsample_dw_channels, global_in_channels,
                                                            act_cfg=act_cfg, dw_act_cfg=dw_act_cfg, **kw)

@@ -14,7 +14,7 @@ from torch import nn
 
 from ...registry import MODELS, ConfigError
 from ..layers import DAPPM, PAPPM, ConvModule, build_activation_layer
-from ..weight_init import kaiming_cnn_init, load_pretrained
+from ..weight_init import kaiming_cnn_init, load_pretrained, resolve_init_cfg
 from ._bilateral_blocks import BasicBlock, Bottleneck, make_res_layer
 
 __all__ = ["PIDNet"]
@@ -100,6 +100,7 @@ class PIDNet(nn.Module):
         align_corners: bool = False,
         norm_cfg: dict | None = _BN,
         act_cfg: dict | None = _RELU,
+        pretrained: str | None = None,
         init_cfg: dict | list | None = None,
     ) -> None:
         super().__init__()
@@ -107,7 +108,8 @@ class PIDNet(nn.Module):
             raise ConfigError(f"PIDNet: num_stem_blocks ({num_stem_blocks}) and num_branch_blocks "
                               f"({num_branch_blocks}) must be >= 1")
         self.norm_cfg, self.act_cfg, self.align_corners = norm_cfg, act_cfg, align_corners
-        self.init_cfg = init_cfg
+        self.init_cfg = resolve_init_cfg(pretrained, init_cfg, "PIDNet")
+        self.pretrained = pretrained
         c = channels
         self.stem = self._make_stem_layer(in_channels, c, num_stem_blocks)
         self.relu = nn.ReLU()

@@ -194,11 +194,13 @@ class STDCContextPathNet(nn.Module):
         upsample_mode: str = "nearest",
         align_corners: bool | None = None,
         norm_cfg: dict | None = _BN,
+        pretrained: str | None = None,
         init_cfg: dict | list | None = None,
     ) -> None:
         super().__init__()
         self.backbone = MODELS.build(backbone_cfg)
-        self.init_cfg = init_cfg
+        self.init_cfg = resolve_init_cfg(pretrained, init_cfg, "STDCContextPathNet")
+        self.pretrained = pretrained
         self.arms = nn.ModuleList()
         self.convs = nn.ModuleList()
         for channels in last_in_channels:
