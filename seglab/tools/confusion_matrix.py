@@ -74,6 +74,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("config", help="config file (its test set gives the ground truth)")
     p.add_argument("pred_dir", help="folder of predicted index PNGs")
     p.add_argument("--out", default=None, help="output folder (default: PRED_DIR)")
+    p.add_argument("--original-ids", action="store_true",
+                   help="the PNGs hold the dataset's original ids (what `seglab test --out` writes for a "
+                        "reduce_zero_label dataset, e.g. ADE20K): subtract 1, 0 becomes ignored")
     p.add_argument("--split", default="test", choices=["train", "val", "test"], help="dataset split (default: test)")
     p.add_argument("--cfg-options", nargs="+", action=DictAction, default={}, help="override config keys")
     p.set_defaults(func=run)
@@ -102,8 +105,13 @@ def run(args: argparse.Namespace) -> int:
                 pred = cv2.imread(pred_path, cv2.IMREAD_UNCHANGED)
                 if pred is None or pred.ndim != 2:
                     raise SystemExit(f"seglab confusion-matrix: {pred_path} is not a single-channel label PNG")
+                if args.original_ids:  # undo IoUMetric's +1 of reduce_zero_label outputs; 0 was never a class
+                    pred = np.where(pred == 0, ignore_index, pred.astype(np.int64) - 1)
                 yield ds[i]["gt_seg_map"], pred
 
+    if any(getattr(ds, "reduce_zero_label", False) for ds in datasets) and not args.original_ids:
+        print("seglab confusion-matrix: the dataset uses reduce_zero_label; PNGs from `seglab test --out` hold "
+              "original ids (label + 1): pass --original-ids for those (seglab infer PNGs need no flag)")
     total = sum(len(ds) for ds in datasets)
     try:
         matrix = accumulate_confusion(progress(pairs(), total, "confusion-matrix"), len(classes), ignore_index)

@@ -35,11 +35,11 @@ def confusion_matrix_figure(matrix: np.ndarray, classes: Sequence[str], cell: in
     values = normalize_confusion(matrix) if normalize else matrix.astype(np.float64)
     scale = values / max(values.max(), 1e-12)
     label_w = max(cv2.getTextSize(str(c), _FONT, 0.45, 1)[0][0] for c in classes) + 12 if n else 20
-    top, left = 40 + label_w, 30 + label_w
+    top, left = 50 + label_w, 30 + label_w
     size = (top + n * cell + 20, left + n * cell + 20)
     canvas = np.full((*size, 3), 255, np.uint8)
-    cv2.putText(canvas, title, (left, 24), _FONT, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(canvas, "prediction", (left, 38 + label_w - 4), _FONT, 0.4, (90, 90, 90), 1, cv2.LINE_AA)
+    cv2.putText(canvas, title, (left, 22), _FONT, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(canvas, "prediction", (left, 42), _FONT, 0.4, (90, 90, 90), 1, cv2.LINE_AA)
     for i in range(n):
         for j in range(n):
             # White -> dark blue; text switches to white on dark cells so it stays readable.

@@ -51,6 +51,13 @@ def test_cli_csv_equals_hand_matrix(tmp_path, capsys):
     np.testing.assert_array_equal(np.array([[int(v) for v in r[1:]] for r in rows[1:]]), expected)
     assert cv2.imread(str(out / "confusion_matrix.png")) is not None
     assert "4 images" in capsys.readouterr().out
+    # `seglab test --out` on a reduce_zero_label dataset writes label + 1: --original-ids shifts back
+    shifted = tmp_path / "shifted"
+    shifted.mkdir()
+    for f in preds.iterdir():
+        cv2.imwrite(str(shifted / f.name), cv2.imread(str(f), cv2.IMREAD_UNCHANGED) + 1)
+    assert main(["confusion-matrix", config, str(shifted), "--out", str(tmp_path / "cm2"), "--original-ids"]) == 0
+    assert (tmp_path / "cm2" / "confusion_matrix.csv").read_text() == (out / "confusion_matrix.csv").read_text()
 
 
 def test_cli_names_a_missing_prediction(tmp_path):
