@@ -79,3 +79,18 @@ def test_memory_stays_bounded_by_the_tile(model, tmp_path):
     whole_input = 768 * 1024 * 3
     assert peaks[768] < whole_input / 4  # far below even the decoded input of the big image
     assert peaks[768] < 2 * peaks[256]  # 8x the pixels, about the same peak: bounded by the tile
+
+
+def test_uncompressed_tiff_is_read_lazily_and_compressed_whole(tmp_path):
+    from _optional import require
+
+    tifffile = require("tifffile")
+    rgb = np.random.default_rng(2).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "plain.tif", rgb)
+    source = open_image(str(tmp_path / "plain.tif"))
+    assert source.lazy and isinstance(source.array, np.memmap)
+    np.testing.assert_array_equal(source.read(8, 24, 10, 50), rgb[8:24, 10:50, ::-1])  # BGR windows, as cv2 reads
+    tifffile.imwrite(tmp_path / "packed.tif", rgb, compression="zlib")
+    packed = open_image(str(tmp_path / "packed.tif"))
+    assert not packed.lazy  # compressed strips cannot be mapped: decoded whole
+    np.testing.assert_array_equal(packed.read(8, 24, 10, 50), rgb[8:24, 10:50, ::-1])
