@@ -36,10 +36,12 @@ BN = dict(type="BN", requires_grad=True)
 class Case:
     """One contract case.
 
-    ``kind`` is 'backbone', 'neck' or 'head'. ``inputs[v]`` holds the input shapes for size variant
-    ``v`` (a backbone takes the single image tensor, necks and heads a list of maps). Outputs:
+    ``kind`` is 'backbone', 'neck', 'head' or 'mask_head'. ``inputs[v]`` holds the input shapes for size
+    variant ``v`` (a backbone takes the single image tensor, necks and heads a list of maps). Outputs:
     backbones check ``out_channels``/``out_strides`` (declared here and on the model); heads give
-    (N, out_channels, h, w) with (h, w) of ``inputs[v][out_like]``; necks give ``neck_out(shapes)``.
+    (N, out_channels, h, w) with (h, w) of ``inputs[v][out_like]``; necks give ``neck_out(shapes)``;
+    mask heads give ``mask_layers`` class scores (N, num_queries, num_classes + 1) then as many mask
+    logits (N, num_queries, h, w).
     """
 
     name: str
@@ -50,6 +52,7 @@ class Case:
     out_strides: tuple[int, ...] = ()
     out_like: int = -1
     neck_out: Callable[[tuple[Shape, ...]], list[Shape]] | None = None
+    mask_layers: int = 0
 
     @property
     def type(self) -> str:
@@ -155,6 +158,37 @@ CASES: list[Case] = [
     _head("PSAHead", dict(type="PSAHead", in_channels=16, channels=8, mask_size=(7, 7), norm_cfg=BN)),
     _head("PSAHead-collect", dict(type="PSAHead", in_channels=16, channels=8, mask_size=(5, 5), psa_type="collect",
                                   shrink_factor=1, norm_cfg=BN)),
+]
+
+# -- mask-classification heads (per-layer class and mask logits from the stride-4 level) ---------------
+_GN2 = dict(type="GN", num_groups=2)
+_MASK_ATTN = dict(embed_dims=8, num_heads=2, attn_drop=0.0, proj_drop=0.0, dropout_layer=None, batch_first=True)
+_MASK_DECODER = dict(num_layers=2, layer_cfg=dict(self_attn_cfg=_MASK_ATTN, cross_attn_cfg=_MASK_ATTN,
+                                                  ffn_cfg=dict(embed_dims=8, feedforward_channels=12)))
+_MASK_COMMON = dict(in_channels=[4, 8, 12, 16], feat_channels=8, out_channels=8, num_classes=5, num_queries=3,
+                    positional_encoding=dict(num_feats=4, normalize=True),
+                    loss_cls=dict(type="mmdet.CrossEntropyLoss", class_weight=[1.0] * 5 + [0.1]))
+CASES += [
+    Case("MaskFormerHead", "mask_head", dict(
+        type="MaskFormerHead", pixel_decoder=dict(type="mmdet.PixelDecoder", norm_cfg=_GN2),
+        transformer_decoder=_MASK_DECODER, **_MASK_COMMON), PYRAMID, out_like=0, mask_layers=2),
+    Case("MaskFormerHead-transformer-encoder", "mask_head", dict(
+        type="MaskFormerHead", transformer_decoder=_MASK_DECODER, **_MASK_COMMON,
+        pixel_decoder=dict(type="mmdet.TransformerEncoderPixelDecoder", norm_cfg=_GN2,
+                           positional_encoding=dict(num_feats=4, normalize=True),
+                           encoder=dict(num_layers=1, layer_cfg=dict(
+                               self_attn_cfg=dict(embed_dims=8, num_heads=2),
+                               ffn_cfg=dict(embed_dims=8, feedforward_channels=12))))), PYRAMID, out_like=0,
+         mask_layers=2),
+    Case("Mask2FormerHead", "mask_head", dict(
+        type="Mask2FormerHead", num_transformer_feat_level=3, transformer_decoder=_MASK_DECODER, **_MASK_COMMON,
+        pixel_decoder=dict(type="mmdet.MSDeformAttnPixelDecoder", num_outs=3, norm_cfg=_GN2,
+                           positional_encoding=dict(num_feats=4, normalize=True),
+                           encoder=dict(num_layers=1, layer_cfg=dict(
+                               self_attn_cfg=dict(embed_dims=8, num_heads=2, num_levels=3, num_points=2,
+                                                  dropout=0.0),
+                               ffn_cfg=dict(embed_dims=8, feedforward_channels=12))))), PYRAMID, out_like=0,
+         mask_layers=3),
 ]
 
 CASES_BY_NAME: dict[str, Case] = {c.name: c for c in CASES}
