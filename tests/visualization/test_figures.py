@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from seglab.visualization import (
     confusion_matrix_figure,
@@ -71,3 +72,24 @@ def test_curves_figure_one_panel_per_curve_with_its_own_line():
     blue = np.argwhere((top == (31, 119, 180)).all(axis=2))
     left, right = blue[blue[:, 1] < 100], blue[blue[:, 1] > 400]
     assert left[:, 0].mean() < right[:, 0].mean()
+
+
+def test_visualizer_adds_a_legend_of_the_drawn_classes_below_gt_and_prediction():
+    from seglab.structures import SegDataSample
+    from seglab.visualization import SegLocalVisualizer
+
+    image = np.full((20, 30, 3), 50, np.uint8)
+    gt = torch.zeros((1, 20, 30), dtype=torch.int64)
+    pred = torch.zeros((1, 20, 30), dtype=torch.int64)
+    pred[:, :, 15:] = 2
+    sample = SegDataSample(gt_sem_seg=gt, pred_sem_seg=pred)
+    vis = SegLocalVisualizer(alpha=1.0)
+    vis.dataset_meta = dict(classes=CLASSES, palette=PALETTE)
+    plain = vis.add_datasample("x", image, sample, out_file=None)
+    with_legend = vis.add_datasample("x", image, sample, with_legend=True)
+    assert plain.shape == (20, 60, 3)  # GT | prediction side by side
+    assert with_legend.shape[1] == 60 and with_legend.shape[0] > 20
+    np.testing.assert_array_equal(with_legend[:20], plain)
+    legend_colours = {tuple(c) for c in with_legend[20:].reshape(-1, 3)}
+    assert tuple(PALETTE[0]) in legend_colours and tuple(PALETTE[2]) in legend_colours
+    assert tuple(PALETTE[1]) not in legend_colours  # 'car' is not drawn, so it is not listed
