@@ -223,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         check_dataset,
         confusion_matrix,
         convert,
+        convert_weights,
         flops,
         infer,
         new_config,
@@ -230,8 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
         publish,
     )
 
-    for tool in (infer, check_dataset, browse_dataset, convert, new_config, benchmark, flops, analyze_logs,
-                 confusion_matrix, print_config, publish):
+    for tool in (infer, check_dataset, browse_dataset, convert, convert_weights, new_config, benchmark, flops,
+                 analyze_logs, confusion_matrix, print_config, publish):
         tool.add_parser(sub)
     return parser
 

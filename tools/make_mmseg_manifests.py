@@ -1,4 +1,4 @@
-"""Record the state-dict manifest of every MMSeg 1.2.2 CNN config (a dev script, never imported by seglab).
+"""Record the state-dict manifest of every MMSeg 1.2.2 config of the FAMILIES below (a dev script, never imported).
 
 Run by hand inside the MMSegmentation reference env (see ../shared/tools/mmseg-reference-env.sh):
 
@@ -29,6 +29,7 @@ FAMILIES = [
     "fcn", "pspnet", "deeplabv3", "deeplabv3plus", "upernet", "sem_fpn", "ann", "apcnet", "ccnet",
     "danet", "dmnet", "dnlnet", "emanet", "encnet", "fastfcn", "gcnet", "isanet", "nonlocal_net",
     "psanet", "resnest", "mobilenet_v2", "maskformer", "mask2former",
+    "swin", "vit", "segmenter", "setr", "dpt", "beit", "mae",
 ]
 # Configs of a family left out for now (their backbone is another family's work): name substrings.
 EXCLUDE = {"maskformer": ("swin",), "mask2former": ("swin",)}

@@ -225,6 +225,15 @@ SEGMENTORS = {
         backbone=_R18, neck=dict(type="FPN", in_channels=[8, 16, 32, 64], out_channels=8, num_outs=4),
         decode_head=dict(type="FPNHead", in_channels=[8, 8, 8, 8], in_index=[0, 1, 2, 3],
                          feature_strides=[4, 8, 16, 32], **_HEAD)),
+    "swin-uper": dict(
+        backbone=dict(type="SwinTransformer", embed_dims=8, depths=(2, 2), num_heads=(1, 2), strides=(4, 2),
+                      out_indices=(0, 1), window_size=3),
+        decode_head=dict(type="UPerHead", in_channels=[8, 16], in_index=[0, 1], pool_scales=(1, 2), **_HEAD)),
+    "vit-segmenter": dict(
+        backbone=dict(type="VisionTransformer", img_size=32, patch_size=8, embed_dims=8, num_layers=2, num_heads=2,
+                      final_norm=True),
+        decode_head=dict(type="SegmenterMaskTransformerHead", in_channels=8, channels=8, num_classes=4, num_layers=1,
+                         num_heads=2, embed_dims=8, dropout_ratio=0.0)),
 }
 SEG_PARAMS = [pytest.param(name, id=name) for name in SEGMENTORS]
 PREPROCESSOR = dict(type="SegDataPreProcessor", mean=[123.7, 116.3, 103.5], std=[58.4, 57.1, 57.4], bgr_to_rgb=True,

@@ -7,6 +7,7 @@ from .da_head import DAHead
 from .decode_head import BaseDecodeHead
 from .dm_head import DMHead
 from .dnl_head import DNLHead
+from .dpt_head import DPTHead
 from .ema_head import EMAHead
 from .enc_head import EncHead
 from .fcn_head import FCNHead
@@ -18,6 +19,9 @@ from .maskformer_head import MaskFormerHead
 from .nl_head import NLHead
 from .psa_head import PSAHead
 from .psp_head import PSPHead
+from .segmenter_mask_head import SegmenterMaskTransformerHead
 from .sep_aspp_head import DepthwiseSeparableASPPHead
 from .sep_fcn_head import DepthwiseSeparableFCNHead
+from .setr_mla_head import SETRMLAHead
+from .setr_up_head import SETRUPHead
 from .uper_head import UPerHead
