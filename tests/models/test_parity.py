@@ -34,6 +34,8 @@ MUST_RUN = (
     "deeplabv3plus_r50-d8_4xb2-40k_cityscapes-512x1024",
     "upernet_r50_4xb4-160k_ade20k-512x512",
     "fpn_r50_4xb4-160k_ade20k-512x512",
+    "segformer_mit-b0_8xb2-160k_ade20k-512x512",
+    "segnext_mscan-t_1xb16-adamw-160k_ade20k-512x512",
 )
 # Sub-config keys whose 'type' is a MODELS type (norm_cfg/act_cfg/... types belong to the layer builders).
 COMPONENT_KEYS = ("backbone", "neck", "decode_head", "auxiliary_head", "loss_decode", "sampler", "backbone_cfg")
@@ -160,4 +162,8 @@ def test_parity(name, variant):
         if cfg is None:
             assert name not in MUST_RUN, f"configs/{manifest['config']} must exist"
             pytest.skip(f"configs/{manifest['config']} does not exist yet")
+    # The goldens were made by seeding torch.manual_seed(0), building, loading and running model(x) then
+    # encode_decode(x); a model that draws random numbers in forward (LightHamHead's NMF bases) matches them
+    # only from that global RNG state, and only if building it consumes random numbers as MMSeg's does.
+    torch.manual_seed(0)
     _check_parity(_build_or_skip(cfg, name), name, manifest)

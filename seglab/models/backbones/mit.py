@@ -192,7 +192,7 @@ class MixVisionTransformer(nn.Module):
         self.out_indices, self.with_cp = out_indices, with_cp
 
         # stochastic depth rises linearly from 0 to drop_path_rate over all layers
-        dpr = [float(r) for r in torch.linspace(0, drop_path_rate, sum(num_layers))]
+        dpr = [float(r) for r in torch.linspace(0, drop_path_rate, sum(num_layers), device="cpu")]
         self.layers = nn.ModuleList()
         cur, channels, stride, stage_channels, stage_strides = 0, in_channels, 1, [], []
         for i, depth in enumerate(num_layers):

@@ -191,7 +191,7 @@ class MSCAN(nn.Module):
             raise ConfigError(f"MSCAN: num_stages={num_stages} needs at least one value per stage in {short}")
         self.init_cfg = resolve_init_cfg(pretrained, init_cfg, "MSCAN")
         self.depths, self.num_stages = list(depths), num_stages
-        dpr = [float(r) for r in torch.linspace(0, drop_path_rate, sum(depths))]  # MMSeg sums all depths
+        dpr = [float(r) for r in torch.linspace(0, drop_path_rate, sum(depths), device="cpu")]  # MMSeg sums all depths
         cur = 0
         for i in range(num_stages):
             if i == 0:

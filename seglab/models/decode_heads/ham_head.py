@@ -46,7 +46,7 @@ class NMF2D(nn.Module):
     buffer ``bases``), coefficients start as ``softmax(x^T bases)`` over R; then ``train_steps`` (training)
     or ``eval_steps`` (eval) multiplicative updates, and a last coefficient update. Gradients flow through
     all steps (MMSeg 1.2.2). ``inv_t`` is accepted for MMSeg configs but, as in MMSeg's NMF2D, the
-    softmax temperature is always 1.
+    softmax temperature is always 1 (a value other than 1 warns).
     """
 
     def __init__(
@@ -56,7 +56,7 @@ class NMF2D(nn.Module):
         MD_R: int = 64,  # noqa: N803
         train_steps: int = 6,
         eval_steps: int = 7,
-        inv_t: float = 100,
+        inv_t: float | None = None,
         rand_init: bool = True,
     ) -> None:
         super().__init__()
@@ -65,7 +65,7 @@ class NMF2D(nn.Module):
         if MD_R < 1 or train_steps < 0 or eval_steps < 0:
             raise ConfigError(f"NMF2D: need MD_R >= 1 and non-negative steps, got MD_R={MD_R}, "
                               f"train_steps={train_steps}, eval_steps={eval_steps}")
-        if inv_t != 1:
+        if inv_t is not None and inv_t != 1:
             warnings.warn(f"ham_kwargs inv_t={inv_t} has no effect: NMF2D's softmax temperature is fixed at 1 "
                           "(as in MMSeg, whose NMF2D overrides it); remove inv_t to silence this", stacklevel=3)
         self.S, self.D, self.R = MD_S, ham_channels // MD_S, MD_R
