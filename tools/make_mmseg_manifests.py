@@ -1,4 +1,4 @@
-"""Record the state-dict manifest of every MMSeg 1.2.2 CNN config (a dev script, never imported by seglab).
+"""Record the state-dict manifest of every MMSeg 1.2.2 config of FAMILIES (a dev script, never imported by seglab).
 
 Run by hand inside the MMSegmentation reference env (see ../shared/tools/mmseg-reference-env.sh):
 
@@ -28,7 +28,7 @@ from typing import Any
 FAMILIES = [
     "fcn", "pspnet", "deeplabv3", "deeplabv3plus", "upernet", "sem_fpn", "ann", "apcnet", "ccnet",
     "danet", "dmnet", "dnlnet", "emanet", "encnet", "fastfcn", "gcnet", "isanet", "nonlocal_net",
-    "psanet", "resnest", "mobilenet_v2",
+    "psanet", "resnest", "mobilenet_v2", "segformer", "segnext",
 ]
 
 

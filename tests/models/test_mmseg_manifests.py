@@ -1,4 +1,4 @@
-"""Every MMSeg 1.2.2 CNN config's model builds in seglab with exactly MMSeg's state-dict layout.
+"""Every MMSeg 1.2.2 config of the recorded families builds in seglab with exactly MMSeg's state-dict layout.
 
 The manifests in tests/data/mmseg_manifests were recorded from MMSegmentation itself by
 tools/make_mmseg_manifests.py: per unique model dict, the configs using it, the dict, the number of
@@ -95,9 +95,9 @@ ENTRIES = load_entries()
 
 
 def test_manifests_collected() -> None:
-    """Guard against a suite that silently checks nothing: 21 families, ~430 configs."""
+    """Guard against a suite that silently checks nothing: 23 families, ~450 configs."""
     configs = sum(len(p.values[1]["configs"]) for p in ENTRIES)
-    assert len({p.values[0] for p in ENTRIES}) == 21
+    assert len({p.values[0] for p in ENTRIES}) == 23
     assert len(ENTRIES) >= 200 and configs >= 400
 
 
