@@ -104,6 +104,16 @@ CASES: list[Case] = [
     _backbone("MobileNetV2-0.25", dict(type="MobileNetV2", widen_factor=0.25), (8, 8, 24, 80), _STRIDES),
     _backbone("MobileNetV2-0.25-dilated", dict(type="MobileNetV2", widen_factor=0.25, strides=(1, 2, 2, 1, 1, 1, 1),
                                                dilations=(1, 1, 1, 2, 2, 4, 4)), (8, 8, 24, 80), (4, 8, 8, 8)),
+    _backbone("MixVisionTransformer-tiny", dict(type="MixVisionTransformer", embed_dims=4, num_layers=[1, 1, 1, 1],
+                                                num_heads=[1, 2, 2, 4], sr_ratios=[8, 4, 2, 1]), (4, 8, 8, 16), _STRIDES),
+    _backbone("MixVisionTransformer-2-stages-no-qkv-bias", dict(
+        type="MixVisionTransformer", embed_dims=4, num_stages=2, num_layers=[2, 1], num_heads=[1, 2], patch_sizes=[3, 3],
+        strides=[2, 2], sr_ratios=[2, 1], out_indices=[1], qkv_bias=False), (8,), (4,)),
+    _backbone("MSCAN-tiny", dict(type="MSCAN", embed_dims=[8, 8, 16, 16], mlp_ratios=[2, 2, 2, 2], depths=[1, 1, 1, 1],
+                                 norm_cfg=BN), (8, 8, 16, 16), _STRIDES),
+    _backbone("MSCAN-2-stages-2-branches", dict(
+        type="MSCAN", embed_dims=[8, 16], mlp_ratios=[2, 2], depths=[2, 1], num_stages=2, norm_cfg=BN,
+        attention_kernel_sizes=[3, [1, 5], [1, 7]], attention_kernel_paddings=[1, [0, 2], [0, 3]]), (8, 16), (4, 8)),
     # -- necks -------------------------------------------------------------------------------------
     Case("FPN", "neck", dict(type="FPN", in_channels=[4, 8, 12, 16], out_channels=8, num_outs=5), PYRAMID,
          neck_out=_fpn_out(5)),
@@ -151,6 +161,11 @@ CASES: list[Case] = [
     _head("ISAHead", dict(type="ISAHead", in_channels=16, channels=8, isa_channels=8, down_factor=(2, 2),
                           norm_cfg=BN)),
     _head("NLHead", dict(type="NLHead", in_channels=16, channels=8, reduction=2, norm_cfg=BN)),
+    _head("SegformerHead", dict(type="SegformerHead", in_channels=[4, 8, 12, 16], in_index=[0, 1, 2, 3], channels=8,
+                                norm_cfg=BN), PYRAMID, out_like=0),
+    _head("LightHamHead", dict(type="LightHamHead", in_channels=[8, 12, 16], in_index=[1, 2, 3], channels=8,
+                               ham_channels=8, norm_cfg=dict(type="GN", num_groups=2),
+                               ham_kwargs=dict(MD_S=2, MD_R=3, train_steps=2, eval_steps=3)), PYRAMID, out_like=1),
     _head("PSAHead", dict(type="PSAHead", in_channels=16, channels=8, mask_size=(7, 7), norm_cfg=BN)),
     _head("PSAHead-collect", dict(type="PSAHead", in_channels=16, channels=8, mask_size=(5, 5), psa_type="collect",
                                   shrink_factor=1, norm_cfg=BN)),
