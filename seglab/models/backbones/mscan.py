@@ -165,7 +165,8 @@ class MSCAN(nn.Module):
     Input (N, in_channels, H, W) -> list of all ``num_stages`` maps (N, embed_dims[i], H_i, W_i), as
     MMSeg (which has no ``out_indices``). ``drop_path_rate`` rises linearly over all blocks; ``norm_cfg``
     is the blocks' and embeddings' norm (BN-like, on NCHW); each stage ends with a LayerNorm.
-    MMSeg hard-codes 3 stem input channels; here the stem reads ``in_channels`` (identical for 3).
+    ``act_cfg`` is the blocks' activation; the stem always uses GELU, as MMSeg's. MMSeg hard-codes 3 stem
+    input channels; here the stem reads ``in_channels`` (identical for 3).
     """
 
     def __init__(
@@ -195,7 +196,8 @@ class MSCAN(nn.Module):
         cur = 0
         for i in range(num_stages):
             if i == 0:
-                patch_embed: nn.Module = _StemConv(in_channels, embed_dims[0], act_cfg, norm_cfg)
+                # MMSeg's stem keeps GELU whatever act_cfg says (act_cfg reaches the blocks); so do we
+                patch_embed: nn.Module = _StemConv(in_channels, embed_dims[0], dict(type="GELU"), norm_cfg)
             else:
                 patch_embed = _OverlapPatchEmbed(embed_dims[i - 1], embed_dims[i], norm_cfg)
             blocks = nn.ModuleList([
