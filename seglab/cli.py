@@ -1,4 +1,4 @@
-"""``seglab`` command line: ``train``, ``test`` and ``demo`` (MMSeg's tools/train.py and tools/test.py flags)."""
+"""``seglab`` command line: ``train``, ``test``, ``infer``, ``demo`` (MMSeg's tools/train.py and tools/test.py flags)."""
 from __future__ import annotations
 
 import argparse
@@ -32,15 +32,19 @@ def _load_cfg(path: str, work_dir: str | None, options: Sequence[str] | None) ->
 
 def _print_table(runner: Any, metrics: dict) -> None:
     """Summary metrics and the per-class table of the test evaluator."""
-    from seglab.evaluation.metrics.iou_metric import format_table
+    from seglab.evaluation.metrics.iou_metric import format_cell, format_table
 
     print("\n" + format_table(list(metrics), [[f"{v:.2f}" for v in metrics.values()]]))
     for metric in getattr(runner.test_loop.evaluator, "metrics", []):
         per_class = getattr(metric, "per_class_results", None)
         if per_class:  # the columns of the metrics asked for (mIoU -> IoU, mDice -> Dice, ...)
             columns = [c for c in per_class if c != "Class" and f"m{c}" in metrics]
-            rows = [[name] + [f"{per_class[c][i]:.2f}" for c in columns] for i, name in enumerate(per_class["Class"])]
+            rows = [[name] + [format_cell(per_class[c][i]) for c in columns]
+                    for i, name in enumerate(per_class["Class"])]
             print(format_table(["Class", *columns], rows))
+        note = getattr(metric, "absent_note", None)
+        if note:  # a mean over fewer classes than the table shows must say so
+            print(note)
 
 
 def _close_dist(args: argparse.Namespace) -> None:
@@ -74,10 +78,12 @@ def _train(args: argparse.Namespace) -> int:
 
 def _test(args: argparse.Namespace) -> int:
     from seglab.engine import Runner
+    from seglab.models.weight_init import without_pretrained
 
     cfg = _load_cfg(args.config, args.work_dir, args.cfg_options)
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    cfg.model = without_pretrained(cfg.model)  # every weight comes from the checkpoint: no ImageNet download
     cfg.launcher = args.launcher
     if args.show_dir:
         hooks = cfg.setdefault("default_hooks", {})
@@ -94,6 +100,35 @@ def _test(args: argparse.Namespace) -> int:
     _close_dist(args)
     if runner.rank == 0:
         _print_table(runner, metrics)
+    return 0
+
+
+def _infer(args: argparse.Namespace) -> int:
+    import torch
+
+    from seglab.apis import SegInferencer
+    from seglab.apis.inferencer import expand_inputs
+    from seglab.tools._common import progress
+
+    if args.batch_size < 1:
+        raise SystemExit(f"seglab infer: --batch-size must be >= 1, got {args.batch_size}")
+    if not 0.0 <= args.opacity <= 1.0:
+        raise SystemExit(f"seglab infer: --opacity must be in [0, 1], got {args.opacity}")
+    cfg = _load_cfg(args.config, None, args.cfg_options)
+    if not osp.isfile(args.checkpoint) and "://" not in args.checkpoint:
+        raise SystemExit(f"seglab infer: checkpoint not found: {args.checkpoint}")
+    try:
+        items, _ = expand_inputs(args.inputs)
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"seglab infer: {exc}") from None
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    inferencer = SegInferencer(cfg, args.checkpoint, device=device)
+    done = 0
+    for item, name, sample in progress(inferencer.iter_predict(args.inputs, args.batch_size), len(items), "infer"):
+        inferencer.save(item, name, sample, args.out_dir, opacity=args.opacity)
+        done += 1
+    print(f"seglab infer: {done} images; label maps in {osp.join(args.out_dir, 'pred')}, "
+          f"overlays in {osp.join(args.out_dir, 'vis')}")
     return 0
 
 
@@ -184,6 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--launcher", choices=["none", "pytorch"], default="none", help="'pytorch' under torchrun")
     p.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
     p.set_defaults(func=_test)
+
+    p = sub.add_parser("infer", help="predict images, folders or globs: label PNGs in pred/, overlays in vis/")
+    p.add_argument("config", help="config file")
+    p.add_argument("checkpoint", help="checkpoint file (.pth or .safetensors) or URL")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or globs")
+    p.add_argument("--out-dir", default="outputs", help="where pred/ and vis/ go (default: outputs)")
+    p.add_argument("--batch-size", type=int, default=1, help="images per forward pass (sizes may differ)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
+    p.add_argument("--opacity", type=float, default=0.8, help="overlay opacity in [0, 1] (default: 0.8)")
+    p.add_argument("--cfg-options", nargs="+", action=DictAction, metavar="KEY=VALUE",
+                   help="override config entries, e.g. model.test_cfg.mode=slide")
+    p.set_defaults(func=_infer)
 
     p = sub.add_parser("demo", help="generate the demo dataset, train a small FCN, evaluate, write overlays")
     common(p)

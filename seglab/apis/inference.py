@@ -16,12 +16,20 @@ from torch import nn
 import seglab.datasets  # registers the transforms of test pipelines
 import seglab.models  # noqa: F401 - registers the model types a config names
 from seglab.config import Config
-from seglab.engine.checkpoint import load_checkpoint
+from seglab.io.checkpoint import load_checkpoint
+from seglab.models.weight_init import without_pretrained
 from seglab.registry import MODELS, ConfigError
 from seglab.structures import SegDataSample
 from seglab.visualization import SegLocalVisualizer, get_palette
 
-__all__ = ["DEFAULT_TEST_PIPELINE", "inference_model", "init_model", "meta_from_checkpoint", "show_result_pyplot"]
+__all__ = [
+    "DEFAULT_TEST_PIPELINE",
+    "inference_model",
+    "init_model",
+    "meta_from_checkpoint",
+    "meta_from_config",
+    "show_result_pyplot",
+]
 
 ImageInput = str | Path | np.ndarray
 DEFAULT_TEST_PIPELINE = [dict(type="LoadImageFromFile"), dict(type="PackSegInputs")]
@@ -37,19 +45,62 @@ def _num_classes(model: nn.Module) -> int:
     raise ValueError(f"cannot tell the number of classes of {type(model).__name__}")
 
 
-def meta_from_checkpoint(checkpoint: Mapping, num_classes: int, source: str = "checkpoint") -> dict:
-    """``{'classes', 'palette'}`` from MMSeg 1.x ``meta.dataset_meta`` or 0.x ``meta.CLASSES``/``PALETTE``.
-
-    When the meta has neither, warns and returns generic names ``'class_0'...`` with a random palette.
-    """
+def _checkpoint_meta(checkpoint: Mapping) -> tuple[list | None, list | None]:
     meta = checkpoint.get("meta") or {}
     found = meta.get("dataset_meta") or {}
-    classes = found.get("classes") or meta.get("CLASSES")
-    palette = found.get("palette") or meta.get("PALETTE")
+    return found.get("classes") or meta.get("CLASSES"), found.get("palette") or meta.get("PALETTE")
+
+
+def meta_from_config(cfg: Config | Mapping | None) -> dict | None:
+    """``{'classes', 'palette'}`` of the config's test (else val, train) dataset, or None when it names none.
+
+    Reads the dataset's ``metainfo`` in the config, else the registered dataset type's ``METAINFO``
+    (e.g. ``CityscapesDataset``); a missing palette stays None. No files are read.
+    """
+    if cfg is None:
+        return None
+    data = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
+    for key in ("test_dataloader", "val_dataloader", "train_dataloader"):
+        dataset = (data.get(key) or {}).get("dataset") if isinstance(data.get(key), Mapping) else None
+        while isinstance(dataset, Mapping) and isinstance(dataset.get("dataset"), Mapping):
+            dataset = dataset["dataset"]  # wrappers (RepeatDataset, ...) hold the real one
+        if not isinstance(dataset, Mapping):
+            continue
+        metainfo = dict(dataset.get("metainfo") or {})
+        kind = dataset.get("type")
+        if isinstance(kind, str) and (not metainfo.get("classes") or not metainfo.get("palette")):
+            from seglab.registry import DATASETS
+
+            cls = DATASETS.module_dict.get(kind.removeprefix("mmseg."))
+            default = dict(getattr(cls, "METAINFO", None) or {})
+            if not metainfo.get("classes"):
+                metainfo.setdefault("classes", default.get("classes"))
+                metainfo.setdefault("palette", default.get("palette"))
+            elif list(metainfo["classes"]) == list(default.get("classes") or []):
+                metainfo.setdefault("palette", default.get("palette"))
+        if metainfo.get("classes"):
+            palette = metainfo.get("palette")
+            palette = [list(map(int, c)) for c in palette] if palette else None
+            return dict(classes=list(metainfo["classes"]), palette=palette)
+    return None
+
+
+def meta_from_checkpoint(
+    checkpoint: Mapping, num_classes: int, source: str = "checkpoint", fallback: Mapping | None = None
+) -> dict:
+    """``{'classes', 'palette'}`` from MMSeg 1.x ``meta.dataset_meta`` or 0.x ``meta.CLASSES``/``PALETTE``.
+
+    Without classes there, ``fallback`` (e.g. ``meta_from_config(cfg)``) is used; with neither, warns and
+    returns generic names ``'class_0'...`` with a generated palette.
+    """
+    classes, palette = _checkpoint_meta(checkpoint)
+    if not classes and fallback and fallback.get("classes"):
+        classes, palette = fallback["classes"], fallback.get("palette")
     if not classes:
         warnings.warn(
-            f"{source} has no class names (neither meta.dataset_meta.classes nor meta.CLASSES); using generic "
-            f"names class_0..class_{num_classes - 1} and a random palette. Set model.dataset_meta to fix them.",
+            f"{source} has no class names (neither meta.dataset_meta.classes nor meta.CLASSES) and the config "
+            f"names no dataset; using generic names class_0..class_{num_classes - 1} and a generated palette. "
+            "Set model.dataset_meta to fix them.",
             stacklevel=3,
         )
         classes = [f"class_{i}" for i in range(num_classes)]
@@ -68,7 +119,8 @@ def init_model(
 ) -> nn.Module:
     """Build ``config.model``, load ``checkpoint`` (path or URL) and return it in eval mode on ``device``.
 
-    Sets ``model.cfg`` (the Config) and ``model.dataset_meta`` (classes, palette) from the checkpoint.
+    Sets ``model.cfg`` (the Config) and ``model.dataset_meta`` (classes, palette) from the checkpoint's
+    meta, else from the config's dataset (its metainfo or the dataset type's classes and palette).
     """
     if isinstance(config, (str, Path)):
         cfg = Config.fromfile(config)
@@ -82,20 +134,14 @@ def init_model(
         cfg.merge_from_dict(dict(cfg_options))
     if "model" not in cfg:
         raise ConfigError(f"{cfg.filename or 'config'} has no 'model' entry")
-    model_cfg = cfg.to_dict()["model"]
     # Inference never needs the ImageNet initialisation the training config asks for.
-    model_cfg["pretrained"] = None
+    model_cfg = without_pretrained(cfg.to_dict()["model"])
     model_cfg.pop("train_cfg", None)
-    if isinstance(model_cfg.get("backbone"), dict):
-        model_cfg["backbone"].pop("init_cfg", None)
-        model_cfg["backbone"].pop("pretrained", None)
     model = MODELS.build(model_cfg)
-    if checkpoint is not None:
-        ckpt = load_checkpoint(model, checkpoint, map_location="cpu")
-        model.dataset_meta = meta_from_checkpoint(ckpt, _num_classes(model), source=str(checkpoint))
-    else:
-        n = _num_classes(model)
-        model.dataset_meta = dict(classes=[f"class_{i}" for i in range(n)], palette=get_palette(n))
+    from_config = meta_from_config(cfg)
+    ckpt = load_checkpoint(model, checkpoint, map_location="cpu") if checkpoint is not None else {}
+    source = str(checkpoint) if checkpoint is not None else "init_model without a checkpoint"
+    model.dataset_meta = meta_from_checkpoint(ckpt, _num_classes(model), source=source, fallback=from_config)
     model.cfg = cfg
     return model.to(device).eval()
 
@@ -119,7 +165,8 @@ def _test_pipeline(model: nn.Module, from_array: bool) -> Any:
 def inference_model(model: nn.Module, img: ImageInput | Sequence[ImageInput]) -> SegDataSample | list[SegDataSample]:
     """Predict one image (path or BGR (H, W, 3) uint8 array, as cv2 reads) or a list of them.
 
-    Returns SegDataSample(s) with ``seg_logits`` (C, H, W) and ``pred_sem_seg`` (1, H, W) at the image size.
+    Returns SegDataSample(s) with ``seg_logits`` (C, H, W) and ``pred_sem_seg`` (1, H, W) int64 at the
+    image size. A list runs as one batch per image size, so each result equals the single-image one.
     """
     is_batch = isinstance(img, (list, tuple))
     imgs = list(img) if is_batch else [img]
@@ -136,14 +183,17 @@ def inference_model(model: nn.Module, img: ImageInput | Sequence[ImageInput]) ->
             raise ValueError(f"inference_model: the test pipeline dropped {item if not from_array else 'an array'}")
         data["inputs"].append(results["inputs"])
         data["data_samples"].append(results["data_samples"])
+    # Images of different sizes cannot share one tensor: one forward per size, so every prediction
+    # equals the one-image prediction and comes back at its own image's size.
+    groups: dict[tuple, list[int]] = {}
+    for i, x in enumerate(data["inputs"]):
+        groups.setdefault(tuple(x.shape), []).append(i)
+    outputs: list = [None] * len(imgs)
     with torch.no_grad():
-        if len({tuple(x.shape) for x in data["inputs"]}) == 1:
-            outputs = model.test_step(data)
-        else:  # images of different sizes cannot be stacked into one batch: predict them one by one
-            outputs = [
-                model.test_step(dict(inputs=[x], data_samples=[s]))[0]
-                for x, s in zip(data["inputs"], data["data_samples"])
-            ]
+        for indices in groups.values():
+            batch = {key: [data[key][i] for i in indices] for key in ("inputs", "data_samples")}
+            for i, out in zip(indices, model.test_step(batch)):
+                outputs[i] = out
     return outputs if is_batch else outputs[0]
 
 

@@ -57,6 +57,14 @@ class DefaultSampler(Sampler):
         """Start the next pass after ``n`` of this rank's indices (resuming in the middle of an epoch)."""
         self._skip = int(n)
 
+    def state_dict(self) -> dict:
+        """The seed of the shuffle order (the position within it is the loop's iteration count)."""
+        return {"seed": self.seed}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        """Use a saved seed: a resumed run draws the same order even if its own seed was random."""
+        self.seed = int(state["seed"])
+
     def __len__(self) -> int:
         return self.num_samples
 
@@ -105,6 +113,9 @@ class InfiniteSampler(Sampler):
     def skip(self, n: int) -> None:
         """Start the next iteration after ``n`` of this rank's indices."""
         self._skip = int(n)
+
+    state_dict = DefaultSampler.state_dict
+    load_state_dict = DefaultSampler.load_state_dict
 
     def set_epoch(self, epoch: int) -> None:
         """Infinite streams have no epochs; kept for the hook's interface."""

@@ -1,15 +1,25 @@
 """Training loops (iteration- and epoch-based) and the validation/test loops, registered in LOOPS."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
 from seglab.registry import LOOPS, METRICS, ConfigError
 
-__all__ = ["EpochBasedTrainLoop", "Evaluator", "IterBasedTrainLoop", "TestLoop", "ValLoop"]
+from .optim import OptimWrapper
+from .runtime import set_rng_state
+
+__all__ = ["BaseTrainLoop", "EpochBasedTrainLoop", "Evaluator", "HookCaller", "IterBasedTrainLoop", "TestLoop", "ValLoop", "run_step"]
+
+
+class HookCaller(Protocol):
+    """Runs one hook stage (``'before_train_iter'``, ...) on every hook, e.g. ``Runner.call_hook``."""
+
+    def __call__(self, name: str, **kwargs: Any) -> None: ...
 
 
 class Evaluator:
@@ -68,41 +78,131 @@ class _EndlessIterator:
             return next(self._it)
 
 
-def _run_step(runner: Any, data_batch: Any) -> dict[str, float]:
-    """One optimisation step: the model preprocesses, computes losses, and ``optim_wrapper`` updates."""
-    return runner.model.train_step(data_batch, optim_wrapper=runner.optim_wrapper)
+def run_step(model: nn.Module, data_batch: Any, optim_wrapper: OptimWrapper) -> dict[str, float]:
+    """One training step: batch -> preprocess -> forward -> losses -> backward and step; returns the log values.
 
-
-def _after_iter(runner: Any, idx: int, data_batch: Any, outputs: dict) -> None:
-    """The after_train_iter hooks; meanwhile the step is done but not yet counted in ``runner.iter``.
-
-    ``runner.iter_finished`` tells ``Runner.save_checkpoint`` to record this iteration as done, so a
-    checkpoint written by any hook here resumes at the next iteration (none is repeated).
+    ``model`` may be DDP-wrapped: the forward then goes through the wrapper, so gradients are
+    all-reduced. A model without a data preprocessor brings its own ``train_step`` (MMEngine's contract).
     """
-    runner.iter_finished = True
-    try:
-        runner.call_hook("after_train_iter", batch_idx=idx, data_batch=data_batch, outputs=outputs)
-    finally:
-        runner.iter_finished = False
+    bare = getattr(model, "module", model)
+    if not (hasattr(bare, "data_preprocessor") and hasattr(bare, "parse_losses")):
+        return model.train_step(data_batch, optim_wrapper=optim_wrapper)
+    with optim_wrapper.optim_context(model):
+        data = bare.data_preprocessor(data_batch, True)
+        losses = model(**data, mode="loss") if isinstance(data, dict) else model(*data, mode="loss")
+    loss, log_vars = bare.parse_losses(losses)
+    optim_wrapper.update_params(loss)
+    return log_vars
 
 
-@LOOPS.register_module()
-class IterBasedTrainLoop:
-    """Train for ``max_iters`` iterations; validate every ``val_interval`` iterations from ``val_begin`` on."""
+def _no_stop() -> bool:
+    return False
 
-    def __init__(self, runner: Any, dataloader: DataLoader | dict, max_iters: int, val_begin: int = 1,
-                 val_interval: int = 1000, dynamic_intervals: list | None = None) -> None:
-        if max_iters < 1:
-            raise ConfigError(f"train_cfg.max_iters must be >= 1, got {max_iters}")
+
+class BaseTrainLoop:
+    """What both training loops share: progress counters, the hooks around a step, validation timing.
+
+    ``call_hook(name, **kwargs)`` runs a hook stage; ``should_stop()`` is asked after every
+    iteration (a hook may end training early); ``val_loop`` (or None) runs every ``val_interval``
+    iterations or epochs from ``val_begin`` on, and at the end.
+    """
+
+    def __init__(self, model: nn.Module, dataloader: DataLoader, optim_wrapper: OptimWrapper,
+                 call_hook: HookCaller, val_loop: Any = None, should_stop: Callable[[], bool] = _no_stop,
+                 val_begin: int = 1, val_interval: int = 1, dynamic_intervals: list | None = None) -> None:
         if dynamic_intervals:
             raise ConfigError("train_cfg.dynamic_intervals is not supported; use a fixed val_interval")
-        self.runner = runner
-        self.dataloader = runner.build_dataloader(dataloader, "train_dataloader")
-        self.max_iters = int(max_iters)
+        if not isinstance(dataloader, DataLoader):
+            raise TypeError(f"{type(self).__name__} needs a built DataLoader, got {type(dataloader).__name__}")
+        self.model = model
+        self.dataloader = dataloader
+        self.optim_wrapper = optim_wrapper
+        self.call_hook = call_hook
+        self.val_loop = val_loop
+        self.should_stop = should_stop
         self.val_begin = val_begin
         self.val_interval = val_interval
         self.iter = 0
         self.epoch = 0
+        # True during the after_train_iter hooks: the step is done but not yet counted in ``iter``,
+        # so a checkpoint written by a hook then resumes at the next iteration (none is repeated).
+        self.step_done = False
+        self._rng_state: dict | None = None
+
+    # ---- progress state ----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, int]:
+        """Iterations and epochs done (a step whose after-iteration hooks are running counts as done)."""
+        return {"iter": self.iter + int(self.step_done), "epoch": self.epoch}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue after ``state['iter']`` iterations and ``state['epoch']`` epochs."""
+        self.iter = int(state.get("iter", 0))
+        self.epoch = int(state.get("epoch", 0))
+
+    @property
+    def sampler(self) -> Any:
+        """The training data sampler."""
+        return getattr(self.dataloader, "sampler", None)
+
+    def sampler_state_dict(self) -> dict[str, Any] | None:
+        """Where this rank's sample stream continues: the sampler's seed and the samples already drawn."""
+        sampler = self.sampler
+        if sampler is None:
+            return None
+        batch = self.dataloader.batch_size or 1
+        own = sampler.state_dict() if hasattr(sampler, "state_dict") else {"seed": int(getattr(sampler, "seed", 0))}
+        return dict(own, type=type(sampler).__name__, position=self.state_dict()["iter"] * batch, batch_size=batch,
+                    world_size=int(getattr(sampler, "world_size", 1)))
+
+    def load_sampler_state_dict(self, state: Mapping[str, Any] | None) -> None:
+        """Give the sampler its saved state (seed); the position follows from ``iter`` when the loop starts."""
+        if not state:
+            return
+        if hasattr(self.sampler, "load_state_dict"):
+            self.sampler.load_state_dict(state)
+        elif hasattr(self.sampler, "seed"):
+            self.sampler.seed = int(state["seed"])
+
+    def defer_rng_state(self, state: dict | None) -> None:
+        """RNG states to apply when the loop starts, after the data iterator has drawn its own seed."""
+        self._rng_state = state
+
+    def _apply_deferred_rng(self) -> None:
+        state, self._rng_state = self._rng_state, None
+        if state:
+            set_rng_state(state)
+
+    # ---- running -----------------------------------------------------------------------------------
+    def run_iter(self, idx: int, data_batch: Any) -> None:
+        """The hooks around one training step; the iteration counter moves after the hooks."""
+        self.call_hook("before_train_iter", batch_idx=idx, data_batch=data_batch)
+        outputs = run_step(self.model, data_batch, self.optim_wrapper)
+        self.step_done = True
+        try:
+            self.call_hook("after_train_iter", batch_idx=idx, data_batch=data_batch, outputs=outputs)
+        finally:
+            self.step_done = False
+        self.iter += 1
+
+    def _validate_after(self, count: int, total: int) -> None:
+        """Run validation if ``count`` (iterations or epochs done) is a validation point."""
+        if (self.val_loop is not None and self.val_interval > 0 and count >= self.val_begin
+                and (count % self.val_interval == 0 or count == total)):
+            self.val_loop.run()
+
+
+@LOOPS.register_module()
+class IterBasedTrainLoop(BaseTrainLoop):
+    """Train for ``max_iters`` iterations; validate every ``val_interval`` iterations from ``val_begin`` on."""
+
+    def __init__(self, model: nn.Module, dataloader: DataLoader, optim_wrapper: OptimWrapper, call_hook: HookCaller,
+                 max_iters: int, val_begin: int = 1, val_interval: int = 1000, dynamic_intervals: list | None = None,
+                 val_loop: Any = None, should_stop: Callable[[], bool] = _no_stop) -> None:
+        if max_iters < 1:
+            raise ConfigError(f"train_cfg.max_iters must be >= 1, got {max_iters}")
+        super().__init__(model, dataloader, optim_wrapper, call_hook, val_loop, should_stop, val_begin, val_interval,
+                         dynamic_intervals)
+        self.max_iters = int(max_iters)
 
     @property
     def max_epochs(self) -> int:
@@ -111,86 +211,60 @@ class IterBasedTrainLoop:
 
     def run(self) -> None:
         """Iterate until ``max_iters``; each iteration runs the hooks around one step."""
-        runner = self.runner
-        runner.call_hook("before_train")
-        sampler = getattr(self.dataloader, "sampler", None)
-        if self.iter > 0 and hasattr(sampler, "skip"):
-            sampler.skip(self.iter * self.dataloader.batch_size)  # continue the same sample stream
+        self.call_hook("before_train")
+        if self.iter > 0 and hasattr(self.sampler, "skip"):
+            self.sampler.skip(self.iter * self.dataloader.batch_size)  # continue the same sample stream
         data = _EndlessIterator(self.dataloader)
-        runner.restore_rng_after_loader()
+        self._apply_deferred_rng()
         while self.iter < self.max_iters:
-            runner.model.train()
-            data_batch = next(data)
-            self.run_iter(self.iter, data_batch)
-            if (runner.val_loop is not None and self.val_interval > 0 and self.iter >= self.val_begin
-                    and (self.iter % self.val_interval == 0 or self.iter == self.max_iters)):
-                runner.val_loop.run()
-            if runner.should_stop:
+            self.model.train()
+            self.run_iter(self.iter, next(data))
+            self._validate_after(self.iter, self.max_iters)
+            if self.should_stop():
                 break
-        runner.call_hook("after_train")
-
-    def run_iter(self, idx: int, data_batch: Any) -> None:
-        """Hooks around one training step; the iteration counter moves after the hooks."""
-        self.runner.call_hook("before_train_iter", batch_idx=idx, data_batch=data_batch)
-        outputs = _run_step(self.runner, data_batch)
-        _after_iter(self.runner, idx, data_batch, outputs)
-        self.iter += 1
+        self.call_hook("after_train")
 
 
 @LOOPS.register_module()
-class EpochBasedTrainLoop:
+class EpochBasedTrainLoop(BaseTrainLoop):
     """Train for ``max_epochs`` passes over the data; validate every ``val_interval`` epochs from ``val_begin``."""
 
-    def __init__(self, runner: Any, dataloader: DataLoader | dict, max_epochs: int, val_begin: int = 1,
-                 val_interval: int = 1, dynamic_intervals: list | None = None) -> None:
+    def __init__(self, model: nn.Module, dataloader: DataLoader, optim_wrapper: OptimWrapper, call_hook: HookCaller,
+                 max_epochs: int, val_begin: int = 1, val_interval: int = 1, dynamic_intervals: list | None = None,
+                 val_loop: Any = None, should_stop: Callable[[], bool] = _no_stop) -> None:
         if max_epochs < 1:
             raise ConfigError(f"train_cfg.max_epochs must be >= 1, got {max_epochs}")
-        if dynamic_intervals:
-            raise ConfigError("train_cfg.dynamic_intervals is not supported; use a fixed val_interval")
-        self.runner = runner
-        self.dataloader = runner.build_dataloader(dataloader, "train_dataloader")
+        super().__init__(model, dataloader, optim_wrapper, call_hook, val_loop, should_stop, val_begin, val_interval,
+                         dynamic_intervals)
         self.max_epochs = int(max_epochs)
         self.max_iters = self.max_epochs * len(self.dataloader)
-        self.val_begin = val_begin
-        self.val_interval = val_interval
-        self.iter = 0
-        self.epoch = 0
 
     def run(self) -> None:
         """Run the remaining epochs."""
-        runner = self.runner
-        runner.call_hook("before_train")
-        while self.epoch < self.max_epochs and not runner.should_stop:
+        self.call_hook("before_train")
+        while self.epoch < self.max_epochs and not self.should_stop():
             self.run_epoch()
-            if (runner.val_loop is not None and self.val_interval > 0 and self.epoch >= self.val_begin
-                    and (self.epoch % self.val_interval == 0 or self.epoch == self.max_epochs)):
-                runner.val_loop.run()
-        runner.call_hook("after_train")
+            self._validate_after(self.epoch, self.max_epochs)
+        self.call_hook("after_train")
 
     def run_epoch(self) -> None:
         """One pass over the training data (after a mid-epoch resume: the rest of it)."""
-        runner = self.runner
-        runner.call_hook("before_train_epoch")
-        runner.model.train()
+        self.call_hook("before_train_epoch")
+        self.model.train()
         start = self.iter - self.epoch * len(self.dataloader)  # > 0 only right after a mid-epoch resume
-        sampler = getattr(self.dataloader, "sampler", None)
-        if start > 0 and hasattr(sampler, "skip"):
-            sampler.skip(start * (self.dataloader.batch_size or 1))  # no loading (and no RNG draws) for done batches
+        skipped = 0
+        if start > 0 and hasattr(self.sampler, "skip"):
+            self.sampler.skip(start * (self.dataloader.batch_size or 1))  # no loading (and no RNG draws) for done batches
             skipped = start
-        else:
-            skipped = 0
         batches = iter(self.dataloader)
-        runner.restore_rng_after_loader()  # after the iterator took its seed, as in the iteration-based loop
+        self._apply_deferred_rng()  # after the iterator took its seed, as in the iteration-based loop
         for idx, data_batch in enumerate(batches, start=skipped):
             if idx < start:
                 continue
-            runner.call_hook("before_train_iter", batch_idx=idx, data_batch=data_batch)
-            outputs = _run_step(runner, data_batch)
-            _after_iter(runner, idx, data_batch, outputs)
-            self.iter += 1
-            if runner.should_stop:
+            self.run_iter(idx, data_batch)
+            if self.should_stop():
                 break
-        runner.call_hook("after_train_epoch")
+        self.call_hook("after_train_epoch")
         self.epoch += 1
 
 
@@ -229,9 +303,14 @@ class _EvalLoop:
 
     mode = "val"
 
-    def __init__(self, runner: Any, dataloader: DataLoader | dict, evaluator: Any, fp16: bool = False) -> None:
-        self.runner = runner
-        self.dataloader = runner.build_dataloader(dataloader, f"{self.mode}_dataloader")
+    def __init__(self, model: nn.Module, dataloader: DataLoader, evaluator: Any, call_hook: HookCaller,
+                 device: str | torch.device = "cpu", fp16: bool = False) -> None:
+        if not isinstance(dataloader, DataLoader):
+            raise TypeError(f"{type(self).__name__} needs a built DataLoader, got {type(dataloader).__name__}")
+        self.model = model
+        self.dataloader = dataloader
+        self.call_hook = call_hook
+        self.device = torch.device(device)
         self.evaluator = evaluator if isinstance(evaluator, Evaluator) else Evaluator(evaluator)
         meta = getattr(self.dataloader.dataset, "metainfo", None)
         if meta is not None:
@@ -240,7 +319,7 @@ class _EvalLoop:
         self.compute_loss = False
 
     def _predict(self, step: Any, data_batch: Any) -> list:
-        groups = None if _pads_at_test_time(self.runner.model) else _split_by_size(data_batch)
+        groups = None if _pads_at_test_time(self.model) else _split_by_size(data_batch)
         if groups is None:
             return step(data_batch)
         outputs: list = [None] * sum(len(g) for g in groups)
@@ -251,7 +330,7 @@ class _EvalLoop:
 
     def _loss(self, data_batch: Any) -> tuple[float, int]:
         """Sum of the model's loss terms on ``data_batch`` (eval mode) and the number of images."""
-        model = getattr(self.runner.model, "module", self.runner.model)
+        model = getattr(self.model, "module", self.model)
         total, count = 0.0, 0
         for indices in _split_by_size(data_batch) or [list(range(len(data_batch["inputs"])))]:
             sub = _sub_batch(data_batch, indices)
@@ -270,34 +349,34 @@ class _EvalLoop:
 
     def run(self) -> dict[str, float]:
         """Evaluate the model on the whole dataloader and return the metrics."""
-        runner, mode = self.runner, self.mode
-        runner.call_hook(f"before_{mode}")
-        runner.call_hook(f"before_{mode}_epoch")
-        was_training = runner.model.training
-        runner.model.eval()
-        step = runner.model.val_step if mode == "val" else runner.model.test_step
+        model, mode = self.model, self.mode
+        self.call_hook(f"before_{mode}")
+        self.call_hook(f"before_{mode}_epoch")
+        was_training = model.training
+        model.eval()
+        step = model.val_step if mode == "val" else model.test_step
         loss_sum, loss_count = 0.0, 0
-        bare = getattr(runner.model, "module", runner.model)
+        bare = getattr(model, "module", model)
         # Only segmentors (a data preprocessor and loss parsing) have a loss to report.
         compute_loss = self.compute_loss and all(hasattr(bare, a) for a in ("data_preprocessor", "parse_losses"))
         for idx, data_batch in enumerate(self.dataloader):
-            runner.call_hook(f"before_{mode}_iter", batch_idx=idx, data_batch=data_batch)
-            with torch.no_grad(), torch.autocast(runner.device.type, enabled=self.fp16):
+            self.call_hook(f"before_{mode}_iter", batch_idx=idx, data_batch=data_batch)
+            with torch.no_grad(), torch.autocast(self.device.type, enabled=self.fp16):
                 outputs = self._predict(step, data_batch)
                 if compute_loss and isinstance(data_batch, Mapping) and "data_samples" in data_batch:
                     total, count = self._loss(data_batch)
                     loss_sum, loss_count = loss_sum + total, loss_count + count
             self.evaluator.process(data_batch, outputs)
-            runner.call_hook(f"after_{mode}_iter", batch_idx=idx, data_batch=data_batch, outputs=outputs)
+            self.call_hook(f"after_{mode}_iter", batch_idx=idx, data_batch=data_batch, outputs=outputs)
         metrics = self.evaluator.evaluate(len(self.dataloader.dataset))
         if compute_loss:
             from .distributed import all_reduce_mean
 
             mean = loss_sum / max(loss_count, 1)
             metrics[f"{mode}/loss"] = all_reduce_mean({"loss": mean}, weight=loss_count)["loss"]
-        runner.call_hook(f"after_{mode}_epoch", metrics=metrics)
-        runner.call_hook(f"after_{mode}")
-        runner.model.train(was_training)
+        self.call_hook(f"after_{mode}_epoch", metrics=metrics)
+        self.call_hook(f"after_{mode}")
+        model.train(was_training)
         return metrics
 
 
@@ -310,9 +389,9 @@ class ValLoop(_EvalLoop):
 
     mode = "val"
 
-    def __init__(self, runner: Any, dataloader: DataLoader | dict, evaluator: Any, fp16: bool = False,
-                 compute_loss: bool = True) -> None:
-        super().__init__(runner, dataloader, evaluator, fp16)
+    def __init__(self, model: nn.Module, dataloader: DataLoader, evaluator: Any, call_hook: HookCaller,
+                 device: str | torch.device = "cpu", fp16: bool = False, compute_loss: bool = True) -> None:
+        super().__init__(model, dataloader, evaluator, call_hook, device, fp16)
         self.compute_loss = bool(compute_loss)
 
 

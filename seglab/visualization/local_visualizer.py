@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import os.path as osp
 import warnings
@@ -20,6 +21,8 @@ from .palette import get_palette, random_palette
 
 __all__ = ["SegLocalVisualizer"]
 
+logger = logging.getLogger("seglab")
+
 
 def _mask_of(sample: Any, field: str) -> np.ndarray | None:
     value = sample.get(field) if isinstance(sample, dict) else getattr(sample, field, None)
@@ -29,7 +32,9 @@ def _mask_of(sample: Any, field: str) -> np.ndarray | None:
     if isinstance(data, torch.Tensor):
         data = data.detach().cpu().numpy()
     data = np.asarray(data)
-    return data[0] if data.ndim == 3 else data
+    data = data[0] if data.ndim == 3 else data
+    # Labels index the palette and class names: a float 0/1 mask (e.g. an older sigmoid head) must too.
+    return data.astype(np.int64) if not np.issubdtype(data.dtype, np.integer) else data
 
 
 @VISUALIZERS.register_module()
@@ -61,7 +66,16 @@ class SegLocalVisualizer:
                 continue  # as in MMEngine: file backends need a save_dir; nothing to write to yet
             self.vis_backends.append(VISBACKENDS.build(cfg, save_dir=save_dir) if isinstance(cfg, dict) else cfg)
         self._dataset_meta: dict = {}
+        self._generated_noted = False
         self.set_dataset_meta(classes, palette, dataset_name)
+
+    def _note_generated(self, why: str) -> None:
+        """Say once per visualizer that the colours are made up, so nobody mistakes them for the dataset's."""
+        if not self._generated_noted:
+            self._generated_noted = True
+            logger.warning(f"SegLocalVisualizer: {why}; drawing with a generated palette (fixed seed, the same "
+                           "every run). Give the dataset metainfo palette or the checkpoint's dataset_meta to "
+                           "use its colours")
 
     # ------------------------------------------------------------------ meta
     def set_dataset_meta(
@@ -78,7 +92,11 @@ class SegLocalVisualizer:
         if classes is None:
             self._dataset_meta = {}
             return
-        palette = get_palette(palette) if palette is not None else get_palette(list(classes))
+        if palette is None or not len(palette):
+            self._note_generated(f"{len(classes)} class names but no palette")
+            palette = get_palette(list(classes))
+        else:
+            palette = get_palette(palette)
         if len(palette) < len(classes):
             raise ValueError(f"SegLocalVisualizer: {len(classes)} classes but only {len(palette)} palette colours")
         self._dataset_meta = dict(classes=list(classes), palette=palette)
@@ -106,6 +124,7 @@ class SegLocalVisualizer:
         if self._dataset_meta:
             return self._dataset_meta["classes"], self._dataset_meta["palette"]
         top = max((int(m[m != 255].max(initial=-1)) for m in masks), default=-1) + 1
+        self._note_generated("no dataset_meta (classes, palette) is set")
         return [str(i) for i in range(top)], random_palette(top)
 
     def _draw(self, image: np.ndarray, mask: np.ndarray, classes: list[str], palette: list, labels: bool) -> np.ndarray:

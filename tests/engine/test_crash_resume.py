@@ -1,4 +1,5 @@
-"""Crash safety: a run killed with SIGKILL and resumed with ``--resume`` equals an uninterrupted run."""
+"""Crash safety: a run killed with SIGKILL (between checkpoints or inside a checkpoint write) and resumed
+with ``--resume`` equals an uninterrupted run."""
 from __future__ import annotations
 
 import os
@@ -27,6 +28,22 @@ class StallHook(Hook):
             open(os.environ["SEGLAB_STALL_MARKER"], "w").close()
             time.sleep(600)
 '''
+# Runs ``seglab`` and SIGKILLs itself inside the atomic write of the checkpoint named by
+# SEGLAB_KILL_IN_WRITE: the temporary file is complete, the rename over the final name has not happened.
+KILL_IN_WRITE = '''
+import os, signal, sys
+
+_replace = os.replace
+
+def replace(src, dst, *args, **kwargs):
+    if os.path.basename(os.fspath(dst)) == os.environ.get("SEGLAB_KILL_IN_WRITE"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _replace(src, dst, *args, **kwargs)
+
+os.replace = replace
+from seglab.cli import main
+sys.exit(main(sys.argv[1:]))
+'''
 EXTRA = "custom_imports = dict(imports=['stall_hook'])\ncustom_hooks = [dict(type='StallHook')]\n"
 ITERS, CKPT = 6, 2
 
@@ -43,6 +60,8 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
     kw = dict(iters=ITERS, batch=2, ckpt=CKPT, flip=True, dropout=0.3, norm="BN", extra=EXTRA)
     full_cfg = write_config(str(tmp_path / "full.py"), data, str(tmp_path / "full"), **kw)
     crash_cfg = write_config(str(tmp_path / "crash.py"), data, str(tmp_path / "crash"), **kw)
+    torn_cfg = write_config(str(tmp_path / "torn.py"), data, str(tmp_path / "torn"), **kw)
+    (tmp_path / "kill_in_write.py").write_text(KILL_IN_WRITE)
     marker = tmp_path / "stalled"
     base = dict(PYTHONPATH=str(tmp_path), SEGLAB_STALL_MARKER=str(marker))
     cmd = [PYTHON, "-m", "seglab.cli", "train"]
@@ -50,6 +69,9 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     crash = subprocess.Popen([*cmd, crash_cfg, "--device", "cpu"], env=subprocess_env(**base, SEGLAB_STALL_AT=str(CKPT + 1)),
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    torn = subprocess.Popen([PYTHON, str(tmp_path / "kill_in_write.py"), "train", torn_cfg, "--device", "cpu"],
+                            env=subprocess_env(**base, SEGLAB_KILL_IN_WRITE=f"iter_{2 * CKPT}.pth"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not marker.exists():
         assert crash.poll() is None, crash.stderr.read()[-3000:]
@@ -64,19 +86,36 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
         assert f.read().strip() == str(tmp_path / "crash" / f"iter_{CKPT}.pth")
     assert not [n for n in os.listdir(tmp_path / "crash") if n.endswith(".tmp")]  # no half-written files left
 
-    resumed = subprocess.run([*cmd, crash_cfg, "--device", "cpu", "--resume"], env=subprocess_env(**base),
-                             capture_output=True, text=True, timeout=120, check=False)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    # Killed inside the write of iter_4.pth: the finished temporary file is left, the pointer still
+    # names the previous checkpoint, and that one is whole.
+    torn.wait(timeout=120)
+    assert torn.returncode == -signal.SIGKILL, torn.stderr.read()[-3000:]
+    torn_dir = tmp_path / "torn"
+    assert not (torn_dir / f"iter_{2 * CKPT}.pth").exists()
+    assert [n for n in os.listdir(torn_dir) if n.startswith(f".iter_{2 * CKPT}.pth.") and n.endswith(".tmp")]
+    with open(torn_dir / "last_checkpoint") as f:
+        pointed = f.read().strip()
+    assert pointed == str(torn_dir / f"iter_{CKPT}.pth")
+    assert torch.load(pointed, weights_only=True)["meta"]["iter"] == CKPT
+
+    resumes = [subprocess.Popen([*cmd, c, "--device", "cpu", "--resume"], env=subprocess_env(**base),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               for c in (crash_cfg, torn_cfg)]
+    for run in resumes:
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err[-3000:]
     full.wait(timeout=120)
     assert full.returncode == 0, full.stderr.read()[-3000:]
 
     # Same final weights (and the optimizer / scheduler state that produced them).
     a = torch.load(tmp_path / "full" / f"iter_{ITERS}.pth", weights_only=True)
     b = torch.load(tmp_path / "crash" / f"iter_{ITERS}.pth", weights_only=True)
+    c = torch.load(torn_dir / f"iter_{ITERS}.pth", weights_only=True)
     for key in a["state_dict"]:
         assert torch.equal(a["state_dict"][key], b["state_dict"][key]), key
-    assert a["meta"]["iter"] == b["meta"]["iter"] == ITERS
-    assert a["param_schedulers"] == b["param_schedulers"]
+        assert torch.equal(a["state_dict"][key], c["state_dict"][key]), key
+    assert a["meta"]["iter"] == b["meta"]["iter"] == c["meta"]["iter"] == ITERS
+    assert a["param_schedulers"] == b["param_schedulers"] == c["param_schedulers"]
     # Same per-iteration log after the checkpoint: no iteration repeated or skipped.
     (full_log,) = read_scalars(str(tmp_path / "full"))
     killed_log, resumed_log = read_scalars(str(tmp_path / "crash"))
@@ -84,6 +123,9 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
     assert [r["step"] for r in resumed_log if "loss" in r] == list(range(CKPT + 1, ITERS + 1))
     assert _losses(resumed_log, CKPT) == _losses(full_log, CKPT)
     assert _losses(killed_log, 0) == _losses(full_log, 0)[: CKPT + 1]
+    torn_killed_log, torn_resumed_log = read_scalars(str(torn_dir))
+    assert [r["step"] for r in torn_killed_log if "loss" in r] == list(range(1, 2 * CKPT + 1))
+    assert _losses(torn_resumed_log, 0) == _losses(full_log, CKPT)  # iterations 3.. again, as uninterrupted
 
 
 def test_checkpoint_contents_and_resume_from_path(tmp_path):

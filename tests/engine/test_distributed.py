@@ -131,27 +131,25 @@ def one_process_group(tmp_path):
 
 
 def test_wrap_model_keeps_bn_on_cpu_and_passes_wrapper_options(one_process_group, caplog):
-    from seglab.engine.distributed import SegDistributedDataParallel
-    from seglab.engine.runner import Runner
-
-    stub = Runner.__new__(Runner)  # only the attributes _wrap_model reads
-    stub.world_size, stub.device = 2, torch.device("cpu")
     import logging
 
-    stub.logger = logging.getLogger("seglab")
+    from seglab.engine.builders import wrap_model
+    from seglab.engine.distributed import SegDistributedDataParallel
+
+    logger = logging.getLogger("seglab")
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Conv2d(4, 4, 1))
     with caplog.at_level(logging.INFO, logger="seglab"):
         caplog.handler.setLevel(logging.INFO)
-        stub.logger.addHandler(caplog.handler)
+        logger.addHandler(caplog.handler)
         try:
-            wrapped = stub._wrap_model(model, dict(type="MMDistributedDataParallel", find_unused_parameters=True))
+            wrapped = wrap_model(model, dict(type="MMDistributedDataParallel", find_unused_parameters=True),
+                                 world_size=2, device=torch.device("cpu"), logger=logger)
         finally:
-            stub.logger.removeHandler(caplog.handler)
+            logger.removeHandler(caplog.handler)
     assert isinstance(wrapped, SegDistributedDataParallel) and wrapped.find_unused_parameters
     assert isinstance(wrapped.module[1], nn.BatchNorm2d) and not isinstance(wrapped.module[1], nn.SyncBatchNorm)
     assert "SyncBatchNorm needs CUDA" in caplog.text
-    stub.world_size = 1
-    assert stub._wrap_model(model, None) is model
+    assert wrap_model(model, None, world_size=1, device=torch.device("cpu"), logger=logger) is model
 
 
 def test_sync_bn_conversion_only_for_several_cuda_processes(caplog):

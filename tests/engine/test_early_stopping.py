@@ -149,13 +149,12 @@ def test_real_runner_stops_early(tmp_path) -> None:
 
     loader = DataLoader(torch.linspace(-1, 1, 8).reshape(8, 1), batch_size=2)
     metric = ScriptedMetric([10.0, 20.0, 20.05, 19.0, 20.0, 30.0, 40.0])
-    runner = Runner(
+    runner = Runner.from_cfg(dict(
         model=TinyModel(), work_dir=str(tmp_path), train_dataloader=loader, val_dataloader=loader,
         train_cfg=dict(type="IterBasedTrainLoop", max_iters=100, val_interval=2), val_cfg=dict(),
         val_evaluator=metric, optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.01)),
         default_hooks=dict(checkpoint=None), custom_hooks=[dict(type="EarlyStoppingHook", monitor="mIoU", patience=3)],
-        device="cpu",
-    )
+    ), device="cpu")
     runner.train()
     # validations 1-2 improve, 3-5 do not: stop after the 5th validation, at iteration 5 * 2
     assert metric.calls == 5

@@ -240,13 +240,13 @@ def run(tmp_path, max_iters: int, resume: bool = False, probe: ResumeProbe | Non
 
     loader = DataLoader(torch.linspace(-1, 1, 8).reshape(8, 1), batch_size=2)
     metric = WeightMetric()
-    runner = Runner(
+    runner = Runner.from_cfg(dict(
         model=TinyModel(), work_dir=str(tmp_path), train_dataloader=loader, val_dataloader=loader,
         train_cfg=dict(type="IterBasedTrainLoop", max_iters=max_iters, val_interval=2), val_cfg=dict(),
         val_evaluator=metric, optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.1)),
         default_hooks=dict(checkpoint=dict(type="CheckpointHook", interval=2, by_epoch=False)),
-        custom_hooks=[dict(type="EMAHook", momentum=0.3)] + ([probe] if probe else []), resume=resume, device="cpu",
-    )
+        custom_hooks=[dict(type="EMAHook", momentum=0.3)] + ([probe] if probe else []), resume=resume,
+    ), device="cpu")
     runner.train()
     return runner, metric
 

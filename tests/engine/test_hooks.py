@@ -121,14 +121,24 @@ def test_runner_orders_hooks_by_priority(tmp_path):
         def before_run(self, runner):
             calls.append(self.name)
 
-    runner = Runner(model=nn.Linear(1, 1), work_dir=str(tmp_path), default_hooks=dict(
-        timer=None, logger=None, param_scheduler=None, checkpoint=None, sampler_seed=None), device="cpu")
+    runner = Runner.from_cfg(dict(model=nn.Linear(1, 1), work_dir=str(tmp_path), default_hooks=dict(
+        timer=None, logger=None, param_scheduler=None, checkpoint=None, sampler_seed=None)), device="cpu")
     runner.register_hook(Mark("low"), "LOW")
     runner.register_hook(Mark("high"), "HIGH")
     runner.register_hook(Mark("normal"))
     runner.register_hook(Mark("high2"), 30)
     runner.call_hook("before_run")
     assert calls == ["high", "high2", "normal", "low"]
+
+
+def test_runner_provides_everything_the_hook_protocol_names(tmp_path):
+    from seglab.engine.hooks.protocol import RunnerLike
+    from seglab.engine.runner import Runner
+
+    names = set(RunnerLike.__annotations__) | {n for n in vars(RunnerLike) if not n.startswith("_")}
+    assert {"iter", "max_iters", "model", "optim_wrapper", "save_checkpoint", "message_hub", "rank"} <= names
+    runner = Runner.from_cfg(dict(model=nn.Linear(1, 1), work_dir=str(tmp_path)), device="cpu")
+    assert sorted(n for n in names if n not in dir(runner)) == []
 
 
 def test_logger_line_averages_over_interval(tmp_path, caplog):

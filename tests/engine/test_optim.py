@@ -112,3 +112,46 @@ def test_bf16_amp_on_cpu_trains_and_round_trips():
 def test_amp_bad_dtype():
     with pytest.raises(ConfigError, match="dtype"):
         AmpOptimWrapper(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1), dtype="float8")
+
+
+def _amp(init_scale: float = 2.0**10):
+    torch.manual_seed(0)
+    model = nn.Linear(4, 1)
+    wrapper = AmpOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01), dtype="float16",
+                              loss_scale=dict(init_scale=init_scale, growth_interval=3))
+    return model, wrapper
+
+
+def _amp_step(model, wrapper, x):
+    with wrapper.optim_context(model):
+        loss = model(x).float().pow(2).mean()
+    wrapper.update_params(loss)
+
+
+def test_amp_loss_scaler_state_round_trip():
+    """float16 on CPU uses a real GradScaler; its scale and growth tracker survive a checkpoint."""
+    import io
+
+    model, wrapper = _amp()
+    x = torch.ones(2, 4)
+    for _ in range(2):
+        _amp_step(model, wrapper, x)
+    _amp_step(model, wrapper, torch.full((2, 4), float("inf")))  # overflow: the step is skipped, the scale halves
+    for _ in range(2):
+        _amp_step(model, wrapper, x)
+    scaler_state = wrapper.state_dict()["loss_scaler"]
+    assert scaler_state["scale"] == 2.0**9 and scaler_state["_growth_tracker"] == 2
+    buffer = io.BytesIO()
+    torch.save(wrapper.state_dict(), buffer)
+    buffer.seek(0)
+
+    model2, fresh = _amp(init_scale=1.0)
+    model2.load_state_dict(model.state_dict())
+    fresh.load_state_dict(torch.load(buffer, weights_only=True))
+    assert fresh._scaler is not None and fresh._scaler.is_enabled()
+    assert fresh._scaler.get_scale() == 2.0**9 and fresh._scaler._get_growth_tracker() == 2
+    # One more clean step reaches growth_interval=3 on both: the scale doubles in step.
+    _amp_step(model, wrapper, x)
+    _amp_step(model2, fresh, x)
+    assert fresh._scaler.get_scale() == wrapper._scaler.get_scale() == 2.0**10
+    assert torch.equal(model.weight, model2.weight)

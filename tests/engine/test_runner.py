@@ -167,3 +167,62 @@ def test_epoch_based_loop(tmp_path):
     assert rec.val_iters == [4, 8]
     assert sorted(f for f in os.listdir(cfg.work_dir) if f.endswith(".pth")) == ["epoch_1.pth", "epoch_2.pth"]
     assert runner.optim_wrapper.get_lr()["lr"][0] == pytest.approx(0.001)  # stepped once per epoch
+
+
+def test_cli_resume_continues_from_the_checkpoint_iteration(tmp_path):
+    """``seglab train CFG --resume`` picks up last_checkpoint and trains the remaining iterations only."""
+    from _engine_tiny import make_data, read_scalars, write_config
+
+    from seglab import cli
+
+    data = make_data(str(tmp_path / "data"), n_train=4, n_val=2)
+    cfg = write_config(str(tmp_path / "c.py"), data, str(tmp_path / "w"), iters=4, batch=2, ckpt=2)
+    full = write_config(str(tmp_path / "full.py"), data, str(tmp_path / "full"), iters=4, batch=2, ckpt=2)
+    assert cli.main(["train", full, "--device", "cpu"]) == 0
+    assert cli.main(["train", cfg, "--device", "cpu", "--cfg-options", "train_cfg.max_iters=2"]) == 0
+    assert cli.main(["train", cfg, "--device", "cpu", "--resume"]) == 0
+    first, resumed = read_scalars(str(tmp_path / "w"))
+    assert [r["step"] for r in first if "loss" in r] == [1, 2]
+    assert [r["step"] for r in resumed if "loss" in r] == [3, 4]  # iterations N+1.. max_iters, none repeated
+    assert sorted(f for f in os.listdir(tmp_path / "w") if f.endswith(".pth")) == ["iter_2.pth", "iter_4.pth"]
+    last = torch.load(tmp_path / "w" / "iter_4.pth", weights_only=True)
+    assert last["meta"]["iter"] == 4
+    reference = torch.load(tmp_path / "full" / "iter_4.pth", weights_only=True)
+    for key, value in reference["state_dict"].items():
+        assert torch.equal(value, last["state_dict"][key]), key  # continued, not restarted
+    logs = sorted(d for d in os.listdir(tmp_path / "w") if d[:1].isdigit())
+    with open(tmp_path / "w" / logs[1] / f"{logs[1]}.log") as f:
+        log = f.read()
+    assert f"resumed from {tmp_path / 'w' / 'iter_2.pth'} at iteration 2" in log
+    assert "Iter(train) [3/4]" in log and "Iter(train) [1/4]" not in log
+
+
+def test_init_weights_runs_once_before_load_from(tmp_path):
+    """The model's init_weights() (pretrained backbones) runs at build time; load_from then overwrites it."""
+
+    class Initialised(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Linear(1, 1, bias=False)
+            self.init_calls = 0
+
+        def init_weights(self) -> None:
+            self.init_calls += 1
+            torch.nn.init.constant_(self.w.weight, 7.0)
+
+        def train_step(self, data, optim_wrapper) -> dict:
+            loss = (self.w(data) ** 2).mean()
+            optim_wrapper.update_params(loss)
+            return {"loss": loss.detach()}
+
+    saved = tmp_path / "weights.pth"
+    torch.save({"state_dict": {"w.weight": torch.full((1, 1), 3.0)}}, saved)
+    model = Initialised()
+    loader = torch.utils.data.DataLoader(torch.ones(4, 1), batch_size=2)
+    runner = Runner.from_cfg(dict(model=model, work_dir=str(tmp_path / "w"), train_dataloader=loader,
+                                  train_cfg=dict(by_epoch=False, max_iters=1), load_from=str(saved),
+                                  optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.0)),
+                                  default_hooks=dict(checkpoint=None)), device="cpu")
+    assert model.init_calls == 1 and model.w.weight.item() == 7.0
+    runner.train()
+    assert model.init_calls == 1 and model.w.weight.item() == 3.0  # lr=0: exactly the loaded weights

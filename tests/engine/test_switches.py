@@ -8,6 +8,7 @@ import torch
 from _engine_tiny import make_data, write_config
 from torch import nn
 
+import seglab.models  # noqa: F401 - registers the backbones built by name here
 from seglab.config import Config
 from seglab.engine import Hook, Runner
 from seglab.registry import MODELS, ConfigError
@@ -57,7 +58,7 @@ def test_amp_flag_switches_the_optim_wrapper(cfg, tmp_path, monkeypatch):
     monkeypatch.undo()
     # On CPU the AMP wrapper autocasts to bfloat16 and needs no loss scaler.
     runner = Runner.from_cfg(seen["cfg"], device="cpu")
-    runner._build_optimization()
+    runner.train_loop  # noqa: B018 - builds the optim wrapper with the loop
     wrapper = runner.optim_wrapper
     assert type(wrapper).__name__ == "AmpOptimWrapper" and wrapper._dtype() == torch.bfloat16
     with wrapper.optim_context(runner.model):
@@ -114,6 +115,37 @@ def test_with_cp_passes_through_the_backbone(single_thread):
     torch.testing.assert_close(cp.layer1[0].conv1.weight.grad, grad_a)  # recomputed, same gradients
 
 
+def test_with_cp_recomputes_blocks_in_backward(single_thread, monkeypatch):
+    """with_cp=True runs every residual block under torch.utils.checkpoint: its forward runs again in backward."""
+    import torch.utils.checkpoint as cp
+
+    calls = []
+    real = cp.checkpoint
+
+    def spy(fn, *args, **kwargs):
+        calls.append(fn.__self__)
+        return real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(cp, "checkpoint", spy)
+    for with_cp, forwards_after_backward in ((False, 1), (True, 2)):
+        calls.clear()
+        model = MODELS.build(dict(type="ResNetV1c", depth=18, stem_channels=8, base_channels=8, out_indices=(3,),
+                                  with_cp=with_cp))
+        model.train()
+        runs: list[int] = []
+        model.layer2[1].conv1.register_forward_hook(lambda *args, runs=runs: runs.append(1))
+        out = model(torch.randn(2, 3, 32, 32))[0]
+        assert len(runs) == 1
+        assert calls == ([b for layer in (model.layer1, model.layer2, model.layer3, model.layer4) for b in layer]
+                         if with_cp else [])
+        out.sum().backward()
+        assert len(runs) == forwards_after_backward  # recomputed during backward only with checkpointing
+    with torch.no_grad():  # no graph, nothing to save memory for: no checkpointing
+        calls.clear()
+        model(torch.randn(2, 3, 32, 32))
+        assert calls == []
+
+
 def test_checkpoint_saved_by_any_hook_counts_the_finished_iteration(cfg):
     class SaveEveryIter(Hook):
         def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
@@ -148,8 +180,7 @@ def test_load_from_takes_weights_only(cfg, tmp_path):
     cfg2.load_from = osp.join(cfg.work_dir, "iter_2.pth")
     cfg2.train_cfg.max_iters = 1
     second = Runner.from_cfg(cfg2, device="cpu")
-    second.train_loop  # noqa: B018 - build it
-    second._build_optimization()
+    second.train_loop  # noqa: B018 - build it (and the optim wrapper)
     second._maybe_load_from()
     assert second.iter == 0  # fine-tuning starts at iteration 0 with a fresh optimizer
     assert not second.optim_wrapper.optimizer.state

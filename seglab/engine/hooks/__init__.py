@@ -5,13 +5,15 @@ from .ema_hook import EMAHook
 from .empty_cache_hook import EmptyCacheHook
 from .hook import PRIORITIES, Hook, get_priority
 from .iter_timer_hook import IterTimerHook
+from .label_stats_hook import LabelStatsHook
 from .logger_hook import LoggerHook
 from .param_scheduler_hook import ParamSchedulerHook
+from .protocol import RunnerLike
 from .sampler_seed_hook import DistSamplerSeedHook
 from .visualization_hook import SegVisualizationHook
 
 __all__ = [
     "PRIORITIES", "CheckpointHook", "DistSamplerSeedHook", "EMAHook", "EarlyStoppingHook", "EmptyCacheHook", "Hook",
-    "IterTimerHook", "LoggerHook",
-    "ParamSchedulerHook", "SegVisualizationHook", "get_priority",
+    "IterTimerHook", "LabelStatsHook", "LoggerHook",
+    "ParamSchedulerHook", "RunnerLike", "SegVisualizationHook", "get_priority",
 ]

@@ -10,6 +10,7 @@ from typing import Any
 from seglab.registry import HOOKS, ConfigError
 
 from .hook import Hook
+from .protocol import RunnerLike
 
 __all__ = ["CheckpointHook"]
 
@@ -59,7 +60,7 @@ class CheckpointHook(Hook):
         self.best_paths: dict[str, str] = {}
 
     # ---- setup -----------------------------------------------------------------------------------
-    def before_train(self, runner: Any) -> None:
+    def before_train(self, runner: RunnerLike) -> None:
         self.out_dir = self.out_dir or runner.work_dir
         os.makedirs(self.out_dir, exist_ok=True)
         # After a resume, older checkpoints of the same run count towards max_keep_ckpts.
@@ -76,7 +77,7 @@ class CheckpointHook(Hook):
                 self.best_paths[key] = best
 
     # ---- periodic saving -------------------------------------------------------------------------
-    def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+    def after_train_iter(self, runner: RunnerLike, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
         if self.by_epoch:
             return
         done = runner.iter + 1
@@ -84,7 +85,7 @@ class CheckpointHook(Hook):
         if done > self.save_begin and (self.every_n(done - self.save_begin, self.interval) or (self.save_last and last)):
             self._save(runner, self.filename_tmpl.format(done), dict(iter=done, epoch=runner.epoch))
 
-    def after_train_epoch(self, runner: Any) -> None:
+    def after_train_epoch(self, runner: RunnerLike) -> None:
         if not self.by_epoch:
             return
         done = runner.epoch + 1
@@ -92,7 +93,7 @@ class CheckpointHook(Hook):
         if done > self.save_begin and (self.every_n(done - self.save_begin, self.interval) or (self.save_last and last)):
             self._save(runner, self.filename_tmpl.format(done), dict(iter=runner.iter, epoch=done))
 
-    def _save(self, runner: Any, name: str, meta: dict) -> None:
+    def _save(self, runner: RunnerLike, name: str, meta: dict) -> None:
         path = osp.join(self.out_dir, name)
         if path in self.saved:
             return
@@ -115,7 +116,7 @@ class CheckpointHook(Hook):
             return "less"
         raise ConfigError(f"CheckpointHook: cannot infer rule for save_best='{key}'; set rule='greater' or 'less'")
 
-    def after_val_epoch(self, runner: Any, metrics: dict | None = None) -> None:
+    def after_val_epoch(self, runner: RunnerLike, metrics: dict | None = None) -> None:
         if not self.save_best or not metrics:
             return
         for key, rule in zip(self.save_best, self.rules):

@@ -4,11 +4,11 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from typing import Any
 
 from seglab.registry import HOOKS, ConfigError
 
 from .hook import Hook
+from .protocol import RunnerLike
 
 __all__ = ["EarlyStoppingHook"]
 
@@ -83,7 +83,7 @@ class EarlyStoppingHook(Hook):
         self.wait_count = 0
         return False, ""
 
-    def after_val_epoch(self, runner: Any, metrics: dict | None = None) -> None:
+    def after_val_epoch(self, runner: RunnerLike, metrics: dict | None = None) -> None:
         metrics = metrics or {}
         if self.monitor not in metrics:
             message = (f"EarlyStoppingHook: monitor '{self.monitor}' is not among the metrics {sorted(metrics)}")
@@ -98,11 +98,11 @@ class EarlyStoppingHook(Hook):
             logger.info(f"early stopping: {reason}")
 
     # Not in MMEngine: the count survives a resume, so resuming does not reset the patience.
-    def before_save_checkpoint(self, runner: Any, checkpoint: dict) -> None:
+    def before_save_checkpoint(self, runner: RunnerLike, checkpoint: dict) -> None:
         checkpoint.setdefault("early_stopping", {})[self.monitor] = dict(
             best_score=self.best_score, wait_count=self.wait_count)
 
-    def after_load_checkpoint(self, runner: Any, checkpoint: dict) -> None:
+    def after_load_checkpoint(self, runner: RunnerLike, checkpoint: dict) -> None:
         if not getattr(runner, "resume_from", False):
             return
         state = checkpoint.get("early_stopping", {}).get(self.monitor)

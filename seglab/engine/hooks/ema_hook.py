@@ -14,6 +14,7 @@ from seglab.registry import HOOKS, MODELS, ConfigError
 
 from ..averaged_model import StochasticWeightAverage
 from .hook import Hook
+from .protocol import RunnerLike
 
 __all__ = ["EMAHook"]
 
@@ -67,28 +68,28 @@ class EMAHook(Hook):
         self.ema_model: Any = None
 
     # ---- the averaged copy -------------------------------------------------------------------------
-    def _ensure_ema(self, runner: Any) -> None:
+    def _ensure_ema(self, runner: RunnerLike) -> None:
         """Build the averaged copy of ``runner.model`` once (a load can come before ``before_run``)."""
         model = _bare(runner.model)
         if self.ema_model is None or self.src_model is not model:
             self.src_model = model
             self.ema_model = self.ema_cls(model, **self.ema_kwargs)
 
-    def before_run(self, runner: Any) -> None:
+    def before_run(self, runner: RunnerLike) -> None:
         self._ensure_ema(runner)
 
-    def before_train(self, runner: Any) -> None:
+    def before_train(self, runner: RunnerLike) -> None:
         if self.begin_epoch and self.begin_epoch > runner.max_epochs:
             raise ConfigError(f"EMAHook: begin_epoch={self.begin_epoch} > max_epochs={runner.max_epochs}")
         if self.begin_iter > runner.max_iters:
             raise ConfigError(f"EMAHook: begin_iter={self.begin_iter} > max_iters={runner.max_iters}")
 
-    def _started(self, runner: Any) -> bool:
+    def _started(self, runner: RunnerLike) -> bool:
         if self.begin_epoch:
             return runner.epoch + 1 >= self.begin_epoch
         return runner.iter + 1 >= self.begin_iter
 
-    def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+    def after_train_iter(self, runner: RunnerLike, batch_idx: int, data_batch: Any = None,
                          outputs: dict | None = None) -> None:
         self._ensure_ema(runner)
         if self._started(runner):
@@ -117,16 +118,16 @@ class EMAHook(Hook):
                 p_avg.data.copy_(p_src.data)
                 p_src.data.copy_(tmp)
 
-    def before_val_epoch(self, runner: Any) -> None:
+    def before_val_epoch(self, runner: RunnerLike) -> None:
         self._swap_parameters()
 
-    def after_val_epoch(self, runner: Any, metrics: dict | None = None) -> None:
+    def after_val_epoch(self, runner: RunnerLike, metrics: dict | None = None) -> None:
         self._swap_parameters()
 
-    def before_test_epoch(self, runner: Any) -> None:
+    def before_test_epoch(self, runner: RunnerLike) -> None:
         self._swap_parameters()
 
-    def after_test_epoch(self, runner: Any, metrics: dict | None = None) -> None:
+    def after_test_epoch(self, runner: RunnerLike, metrics: dict | None = None) -> None:
         self._swap_parameters()
 
     # ---- checkpoints -----------------------------------------------------------------------------
@@ -138,14 +139,14 @@ class EMAHook(Hook):
             if key.startswith("module.") and key[7:] in model_state:
                 ema_state[key], model_state[key[7:]] = model_state[key[7:]], ema_state[key]
 
-    def before_save_checkpoint(self, runner: Any, checkpoint: dict) -> None:
+    def before_save_checkpoint(self, runner: RunnerLike, checkpoint: dict) -> None:
         if self.ema_model is None:
             return
         checkpoint["ema_state_dict"] = {k: v.detach().cpu() for k, v in self.ema_model.state_dict().items()}
         # state_dict gets the averaged weights (what one deploys); the raw ones go to ema_state_dict.
         self._swap_state_dicts(checkpoint)
 
-    def after_load_checkpoint(self, runner: Any, checkpoint: dict) -> None:
+    def after_load_checkpoint(self, runner: RunnerLike, checkpoint: dict) -> None:
         self._ensure_ema(runner)
         resuming = bool(getattr(runner, "resume_from", False))
         if resuming and "ema_state_dict" in checkpoint:

@@ -8,6 +8,7 @@ import torch
 from seglab.registry import HOOKS
 
 from .hook import Hook
+from .protocol import RunnerLike
 
 __all__ = ["EmptyCacheHook"]
 
@@ -40,30 +41,30 @@ class EmptyCacheHook(Hook):
         if self._after_iter:
             _empty_cache()
 
-    def before_train_epoch(self, runner: Any) -> None:
+    def before_train_epoch(self, runner: RunnerLike) -> None:
         self._on_before_epoch()
 
-    def before_val_epoch(self, runner: Any) -> None:
+    def before_val_epoch(self, runner: RunnerLike) -> None:
         self._on_before_epoch()
 
-    def before_test_epoch(self, runner: Any) -> None:
+    def before_test_epoch(self, runner: RunnerLike) -> None:
         self._on_before_epoch()
 
-    def after_train_epoch(self, runner: Any) -> None:
+    def after_train_epoch(self, runner: RunnerLike) -> None:
         self._on_after_epoch()
 
-    def after_val_epoch(self, runner: Any, metrics: dict | None = None) -> None:
+    def after_val_epoch(self, runner: RunnerLike, metrics: dict | None = None) -> None:
         self._on_after_epoch()
 
-    def after_test_epoch(self, runner: Any, metrics: dict | None = None) -> None:
+    def after_test_epoch(self, runner: RunnerLike, metrics: dict | None = None) -> None:
         self._on_after_epoch()
 
-    def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+    def after_train_iter(self, runner: RunnerLike, batch_idx: int, data_batch: Any = None,
                          outputs: dict | None = None) -> None:
         self._on_after_iter()
 
-    def after_val_iter(self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+    def after_val_iter(self, runner: RunnerLike, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
         self._on_after_iter()
 
-    def after_test_iter(self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+    def after_test_iter(self, runner: RunnerLike, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
         self._on_after_iter()

@@ -7,6 +7,7 @@ from typing import Any
 from seglab.registry import HOOKS
 
 from .hook import Hook
+from .protocol import RunnerLike
 
 __all__ = ["IterTimerHook"]
 
@@ -20,36 +21,36 @@ class IterTimerHook(Hook):
     def __init__(self) -> None:
         self._t = time.perf_counter()
 
-    def _start(self, runner: Any) -> None:
+    def _start(self, runner: RunnerLike) -> None:
         self._t = time.perf_counter()
 
     before_train = before_val_epoch = before_test_epoch = _start  # type: ignore[assignment]
 
-    def _before_iter(self, mode: str, runner: Any) -> None:
+    def _before_iter(self, mode: str, runner: RunnerLike) -> None:
         runner.message_hub.update_scalar(f"{mode}/data_time", time.perf_counter() - self._t)
 
-    def _after_iter(self, mode: str, runner: Any) -> None:
+    def _after_iter(self, mode: str, runner: RunnerLike) -> None:
         now = time.perf_counter()
         runner.message_hub.update_scalar(f"{mode}/time", now - self._t)
         self._t = now
 
-    def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
+    def before_train_iter(self, runner: RunnerLike, batch_idx: int, data_batch: Any = None) -> None:
         self._before_iter("train", runner)
 
-    def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+    def after_train_iter(self, runner: RunnerLike, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
         self._after_iter("train", runner)
 
-    def after_val(self, runner: Any) -> None:
+    def after_val(self, runner: RunnerLike) -> None:
         self._t = time.perf_counter()  # validation time is not training time
 
-    def before_val_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
+    def before_val_iter(self, runner: RunnerLike, batch_idx: int, data_batch: Any = None) -> None:
         self._before_iter("val", runner)
 
-    def after_val_iter(self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+    def after_val_iter(self, runner: RunnerLike, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
         self._after_iter("val", runner)
 
-    def before_test_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
+    def before_test_iter(self, runner: RunnerLike, batch_idx: int, data_batch: Any = None) -> None:
         self._before_iter("test", runner)
 
-    def after_test_iter(self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+    def after_test_iter(self, runner: RunnerLike, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
         self._after_iter("test", runner)

@@ -11,6 +11,7 @@ import torch
 from seglab.registry import HOOKS
 
 from .hook import Hook
+from .protocol import RunnerLike
 
 __all__ = ["LoggerHook"]
 
@@ -45,11 +46,11 @@ class LoggerHook(Hook):
         self._start_iter = 0
         self._bar_shown = False
 
-    def before_train(self, runner: Any) -> None:
+    def before_train(self, runner: RunnerLike) -> None:
         self._start_time = time.perf_counter()
         self._start_iter = runner.iter
 
-    def _use_bar(self, runner: Any) -> bool:
+    def _use_bar(self, runner: RunnerLike) -> bool:
         if getattr(runner, "rank", 0) != 0:
             return False
         if self.progress_bar is not None:
@@ -57,7 +58,7 @@ class LoggerHook(Hook):
         isatty = getattr(sys.stdout, "isatty", None)
         return bool(isatty and isatty())
 
-    def _eta(self, runner: Any, done: int) -> datetime.timedelta:
+    def _eta(self, runner: RunnerLike, done: int) -> datetime.timedelta:
         per_iter = (time.perf_counter() - self._start_time) / max(done - self._start_iter, 1)
         return datetime.timedelta(seconds=int(per_iter * (runner.max_iters - done)))
 
@@ -67,7 +68,7 @@ class LoggerHook(Hook):
             sys.stdout.flush()
             self._bar_shown = False
 
-    def _draw_bar(self, runner: Any, done: int, loss: float | None, width: int = 30) -> None:
+    def _draw_bar(self, runner: RunnerLike, done: int, loss: float | None, width: int = 30) -> None:
         total = max(runner.max_iters, 1)
         filled = int(width * done / total)
         bar = "#" * filled + "." * (width - filled)
@@ -80,7 +81,7 @@ class LoggerHook(Hook):
         sys.stdout.flush()
         self._bar_shown = done < total
 
-    def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: dict | None = None) -> None:
+    def after_train_iter(self, runner: RunnerLike, batch_idx: int, data_batch: Any = None, outputs: dict | None = None) -> None:
         hub = runner.message_hub
         for key, value in (outputs or {}).items():
             hub.update_scalar(f"train/{key}", value)
@@ -124,13 +125,13 @@ class LoggerHook(Hook):
         if runner.visualizer is not None:
             runner.visualizer.add_scalars(tag, step=done)
 
-    def after_val_epoch(self, runner: Any, metrics: dict | None = None) -> None:
+    def after_val_epoch(self, runner: RunnerLike, metrics: dict | None = None) -> None:
         self._log_metrics(runner, "val", metrics, len(runner.val_dataloader))
 
-    def after_test_epoch(self, runner: Any, metrics: dict | None = None) -> None:
+    def after_test_epoch(self, runner: RunnerLike, metrics: dict | None = None) -> None:
         self._log_metrics(runner, "test", metrics, len(runner.test_dataloader))
 
-    def _log_metrics(self, runner: Any, mode: str, metrics: dict | None, n: int) -> None:
+    def _log_metrics(self, runner: RunnerLike, mode: str, metrics: dict | None, n: int) -> None:
         self._clear_bar()
         metrics = metrics or {}
         shown = "  ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in metrics.items())

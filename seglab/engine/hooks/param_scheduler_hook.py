@@ -6,6 +6,7 @@ from typing import Any
 from seglab.registry import HOOKS
 
 from .hook import Hook
+from .protocol import RunnerLike
 
 __all__ = ["ParamSchedulerHook"]
 
@@ -16,12 +17,12 @@ class ParamSchedulerHook(Hook):
 
     priority = "LOW"
 
-    def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+    def after_train_iter(self, runner: RunnerLike, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
         for scheduler in runner.param_schedulers:
             if not scheduler.by_epoch:
                 scheduler.step()
 
-    def after_train_epoch(self, runner: Any) -> None:
+    def after_train_epoch(self, runner: RunnerLike) -> None:
         for scheduler in runner.param_schedulers:
             if scheduler.by_epoch:
                 scheduler.step()

@@ -1,11 +1,10 @@
 """DistSamplerSeedHook: tells the sampler which epoch it is, so shuffling differs per epoch."""
 from __future__ import annotations
 
-from typing import Any
-
 from seglab.registry import HOOKS
 
 from .hook import Hook
+from .protocol import RunnerLike
 
 __all__ = ["DistSamplerSeedHook"]
 
@@ -16,7 +15,7 @@ class DistSamplerSeedHook(Hook):
 
     priority = "NORMAL"
 
-    def before_train_epoch(self, runner: Any) -> None:
+    def before_train_epoch(self, runner: RunnerLike) -> None:
         loader = runner.train_dataloader
         for obj in (getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)):
             target = getattr(obj, "sampler", obj)

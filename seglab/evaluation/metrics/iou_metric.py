@@ -17,7 +17,7 @@ import torch.distributed as dist
 
 from seglab.registry import METRICS, ConfigError
 
-__all__ = ["IoUMetric", "format_table", "metrics_from_confusion"]
+__all__ = ["IoUMetric", "absent_classes_note", "format_cell", "format_table", "metrics_from_confusion"]
 
 logger = logging.getLogger("seglab")
 
@@ -68,6 +68,47 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
     rule = "+-" + "-+-".join("-" * w for w in widths) + "-+"
     return "\n".join([rule, line(cells[0]), rule, *(line(r) for r in cells[1:]), rule])
+
+
+def format_cell(value: float) -> str:
+    """A per-class percentage for a table: ``'87.25'``, or ``'nan (absent)'`` for a class with no pixels."""
+    return "nan (absent)" if value is None or np.isnan(value) else f"{value:.2f}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "es" if word.endswith("s") else "s")
+
+
+def absent_classes_note(
+    confusion: torch.Tensor | np.ndarray, classes: Sequence[str], summary: Mapping[str, float],
+    per_class: Mapping[str, Sequence[float]],
+) -> str | None:
+    """One line on what the means leave out, or None when every class has pixels.
+
+    E.g. ``'mIoU 100.00 over 1 of 2 classes; 1 class absent from ground truth and predictions: cell'``.
+    ``summary`` holds the means (``mIoU``...), ``per_class`` their per-class columns (``IoU``...); a mean
+    over fewer than all classes (MMSeg's nan-mean) says over how many.
+    """
+    conf = confusion.detach().cpu().numpy() if isinstance(confusion, torch.Tensor) else np.asarray(confusion)
+    in_gt, in_pred = conf.sum(axis=1) > 0, conf.sum(axis=0) > 0
+    k = len(in_gt)
+    by_count: dict[int, list[str]] = {}  # means over the same number of classes share one phrase
+    for key, value in summary.items():
+        column = per_class.get(key[1:]) if key.startswith("m") else None
+        if column is None:
+            continue
+        used = int(np.sum(~np.isnan(np.asarray(column, dtype=np.float64))))
+        if used < k:
+            by_count.setdefault(used, []).append(f"{key} {value:.2f}")
+    parts = [f"{', '.join(means)} over {used} of {_plural(k, 'class')}" for used, means in by_count.items()]
+    nowhere = [str(classes[i]) for i in range(k) if not in_gt[i] and not in_pred[i]]
+    only_pred = [str(classes[i]) for i in range(k) if not in_gt[i] and in_pred[i]]
+    if nowhere:
+        parts.append(f"{_plural(len(nowhere), 'class')} absent from ground truth and predictions: {', '.join(nowhere)}")
+    if only_pred:
+        parts.append(f"{_plural(len(only_pred), 'class')} absent from ground truth but predicted (IoU 0): "
+                     f"{', '.join(only_pred)}")
+    return "; ".join(parts) if parts else None
 
 
 def _field(sample: Any, name: str) -> torch.Tensor | None:
@@ -135,6 +176,7 @@ class IoUMetric:
         self.confusion: torch.Tensor | None = None
         self.num_samples = 0
         self.per_class_results: dict[str, list] = {}
+        self.absent_note: str | None = None  # what the last means left out (absent classes), for the tables
 
     # ------------------------------------------------------------------ meta
     @property
@@ -235,8 +277,11 @@ class IoUMetric:
         classes = self._class_names(conf.shape[0])
         self.per_class_results = {"Class": classes}
         self.per_class_results.update({c: np.round(v * 100, 2).tolist() for c, v in per_class.items()})
-        rows = [[name] + [self.per_class_results[c][i] for c in columns] for i, name in enumerate(classes)]
-        logger.info("per class results:\n%s", format_table(["Class", *columns], rows))
+        rows = [[name] + [format_cell(self.per_class_results[c][i]) for c in columns] for i, name in enumerate(classes)]
+        self.absent_note = absent_classes_note(conf, classes, {k: v for k, v in results.items() if k != "aAcc"},
+                                               self.per_class_results)
+        note = f"\n{self.absent_note}" if self.absent_note else ""
+        logger.info("per class results:\n%s%s", format_table(["Class", *columns], rows), note)
         return results
 
     def _class_names(self, k: int) -> list[str]:

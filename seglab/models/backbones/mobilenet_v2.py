@@ -14,7 +14,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...registry import MODELS, ConfigError
 from ..layers import ConvModule, InvertedResidual, make_divisible
-from ._init import kaiming_cnn_init, load_pretrained, resolve_init_cfg
+from ..weight_init import kaiming_cnn_init, load_pretrained, resolve_init_cfg
 
 __all__ = ["MobileNetV2"]
 
@@ -90,10 +90,9 @@ class MobileNetV2(nn.Module):
         kaiming_cnn_init(self)
         self._freeze_stages()
 
-    def init_weights(self) -> None:
-        """Re-run the default init, then load ``init_cfg`` Pretrained weights if configured."""
-        kaiming_cnn_init(self)
-        load_pretrained(self, self.init_cfg)
+    def init_weights(self) -> bool:
+        """Load ``init_cfg`` Pretrained weights (the constructor did the default init); True when some were loaded."""
+        return load_pretrained(self, self.init_cfg)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """x: (N, 3, H, W) -> tuple of the ``out_indices`` layer outputs (always a tuple, even of one)."""

@@ -20,7 +20,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...registry import MODELS, ConfigError
 from ..layers import build_conv_layer, build_norm_layer
-from ._init import kaiming_cnn_init, load_pretrained, resolve_init_cfg
+from ..weight_init import kaiming_cnn_init, load_pretrained, resolve_init_cfg
 
 __all__ = ["BasicBlock", "Bottleneck", "ResLayer", "ResNet", "ResNetV1c", "ResNetV1d", "inherit_signature"]
 
@@ -388,10 +388,9 @@ class ResNet(nn.Module):
                         nn.init.zeros_(norm.weight)
                         nn.init.zeros_(norm.bias)
 
-    def init_weights(self) -> None:
-        """Re-run the default init, then load ``init_cfg`` Pretrained weights if configured."""
-        self._default_init()
-        load_pretrained(self, self.init_cfg)
+    def init_weights(self) -> bool:
+        """Load ``init_cfg`` Pretrained weights (the constructor did the default init); True when some were loaded."""
+        return load_pretrained(self, self.init_cfg)
 
     def _freeze_stages(self) -> None:
         if self.frozen_stages >= 0:

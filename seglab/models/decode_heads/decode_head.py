@@ -11,8 +11,9 @@ from ...registry import MODELS, ConfigError
 from ...structures import SegDataSample
 from ..layers import resize
 from ..losses.accuracy import accuracy
+from ..weight_init import load_pretrained
 
-__all__ = ["BaseDecodeHead"]
+__all__ = ["BaseDecodeHead", "binary_setting", "check_auxiliary_binary"]
 
 
 class BaseDecodeHead(nn.Module):
@@ -75,11 +76,21 @@ class BaseDecodeHead(nn.Module):
         else:
             raise ConfigError(f"loss_decode must be a dict or a list of dicts, got {type(loss_decode).__name__}")
         self.sampler = MODELS.build(sampler, context=self) if sampler is not None else None
+        if self.out_channels == 1:
+            softmax = [type(fn).__name__ for fn in self.losses_iter() if getattr(fn, "use_sigmoid", None) is False]
+            if softmax:
+                # A softmax over one channel is constant: the loss would never train the head.
+                raise ConfigError(f"{type(self).__name__}: out_channels=1 (a sigmoid binary head) but loss_decode "
+                                  f"{softmax} has use_sigmoid=False; set use_sigmoid=True in loss_decode")
 
         self.conv_seg = nn.Conv2d(channels, self.out_channels, kernel_size=1)
         self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else None
         nn.init.normal_(self.conv_seg.weight, 0, 0.01)
         nn.init.zeros_(self.conv_seg.bias)
+
+    def init_weights(self) -> bool:
+        """Load ``init_cfg`` Pretrained weights, if configured (the constructor did the default init)."""
+        return load_pretrained(self, self.init_cfg)
 
     def extra_repr(self) -> str:
         return f"input_transform={self.input_transform}, ignore_index={self.ignore_index}, align_corners={self.align_corners}"
@@ -160,3 +171,29 @@ class BaseDecodeHead(nn.Module):
         meta = batch_img_metas[0]
         size = meta["pad_shape"][:2] if "pad_shape" in meta else meta["img_shape"][:2]
         return resize(seg_logits, size=size, mode="bilinear", align_corners=self.align_corners)
+
+
+def binary_setting(head: nn.Module) -> str:
+    """A head's output kind in config words: 'out_channels=1, use_sigmoid=True' or 'out_channels=K, ...'."""
+    losses = head.losses_iter() if hasattr(head, "losses_iter") else []
+    sigmoid = [getattr(fn, "use_sigmoid", None) for fn in losses]
+    kind = "use_sigmoid=True" if any(s is True for s in sigmoid) else "use_sigmoid=False"
+    return f"out_channels={getattr(head, 'out_channels', '?')}, {kind}"
+
+
+def check_auxiliary_binary(decode_head: nn.Module, auxiliary_heads: Sequence[nn.Module], names: Sequence[str]) -> None:
+    """Raise ConfigError when a sigmoid (out_channels=1) decode head has a softmax auxiliary head, or the reverse.
+
+    Both heads read the same 0/1 labels; a mismatch trains the auxiliary head on a different task
+    (or crashes in its loss), so it fails at build time with both settings and the fix.
+    """
+    binary = getattr(decode_head, "out_channels", None) == 1
+    for head, name in zip(auxiliary_heads, names):
+        channels = getattr(head, "out_channels", None)
+        if channels is None or (channels == 1) == binary:
+            continue
+        fix = (f"set out_channels=1 and loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=True) on {name} too"
+               if binary else f"give {name} the decode head's out_channels, or set out_channels=1 and "
+               "use_sigmoid=True on both heads for a sigmoid binary model")
+        raise ConfigError(f"decode_head has {binary_setting(decode_head)} but {name} has "
+                          f"{binary_setting(head)}; both heads read the same labels: {fix}")

@@ -10,6 +10,7 @@ from torch import nn
 
 from ...registry import MODELS, ConfigError
 from ..layers import ConvModule, resize
+from ..weight_init import load_pretrained
 
 __all__ = ["FPN"]
 
@@ -107,6 +108,10 @@ class FPN(nn.Module):
                 nn.init.xavier_uniform_(m.weight)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
+
+    def init_weights(self) -> bool:
+        """Load ``init_cfg`` Pretrained weights, if configured (the constructor did the default init)."""
+        return load_pretrained(self, self.init_cfg)
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """``num_outs`` maps (N, out_channels, h_i, w_i), finest first."""

@@ -10,6 +10,7 @@ from torch import nn
 
 from ...registry import MODELS, ConfigError
 from ..layers import ConvModule, DepthwiseSeparableConvModule, resize
+from ..weight_init import load_pretrained
 
 __all__ = ["JPU"]
 
@@ -71,6 +72,10 @@ class JPU(nn.Module):
         # Channels of each output map, so a head's in_channels can be checked against them.
         self.out_channels = [self.in_channels[i] for i in range(start_level, self.backbone_end_level - 1)]
         self.out_channels.append(len(self.dilations) * mid_channels)
+
+    def init_weights(self) -> bool:
+        """Load ``init_cfg`` Pretrained weights, if configured (the constructor did the default init)."""
+        return load_pretrained(self, self.init_cfg)
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """The passed-through inputs, then the fused map (N, len(dilations) * mid_channels, h, w)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -13,8 +14,11 @@ from torch import nn
 from ...registry import MODELS, ConfigError
 from ...structures import SegDataSample
 from ..layers import resize
+from ..weight_init import init_components, load_pretrained
 
 __all__ = ["BaseSegmentor"]
+
+_log = logging.getLogger("seglab")
 
 
 class BaseSegmentor(nn.Module):
@@ -32,6 +36,19 @@ class BaseSegmentor(nn.Module):
             data_preprocessor.setdefault("type", "SegDataPreProcessor")
         self.data_preprocessor = MODELS.build(data_preprocessor)
         self.init_cfg = init_cfg
+
+    def init_weights(self) -> bool:
+        """Initialise the components (pretrained backbones load here), then this segmentor's own init_cfg.
+
+        A Pretrained ``init_cfg`` on the segmentor loads a whole-model checkpoint last, so it wins over
+        the components' (mmengine's order). Returns True when any pretrained weights were loaded.
+        """
+        loaded = init_components(self)
+        loaded = load_pretrained(self, self.init_cfg) or loaded
+        if not loaded:
+            _log.info("%s: no pretrained weights configured; every component keeps its random init",
+                      type(self).__name__)
+        return loaded
 
     # -- structure flags ---------------------------------------------------------------------------
     @property
@@ -133,7 +150,11 @@ class BaseSegmentor(nn.Module):
     def postprocess_result(
         self, seg_logits: torch.Tensor, data_samples: list[SegDataSample] | None = None
     ) -> list[SegDataSample]:
-        """Crop padding, undo flips, resize to ori_shape; set seg_logits (C, H, W) and pred_sem_seg (1, H, W)."""
+        """Crop padding, undo flips, resize to ori_shape; set seg_logits (C, H, W) and pred_sem_seg (1, H, W) int64.
+
+        One output channel (a sigmoid head): ``seg_logits`` holds the foreground probability and
+        ``pred_sem_seg`` is 1 where it exceeds the head's ``threshold``, else 0.
+        """
         batch_size, channels, height, width = seg_logits.shape
         only_prediction = data_samples is None
         if only_prediction:
@@ -159,8 +180,10 @@ class BaseSegmentor(nn.Module):
             if channels > 1:
                 pred = logits.argmax(dim=0, keepdim=True)
             else:
+                # MMSeg's rule (sigmoid > threshold), but as class indices: int64 like argmax, so
+                # palettes, metrics and PNG writers can index with it.
                 logits = logits.sigmoid()
-                pred = (logits > (0.3 if threshold is None else threshold)).to(logits)
+                pred = (logits > (0.3 if threshold is None else threshold)).to(torch.int64)
             data_samples[i].seg_logits = logits
             data_samples[i].pred_sem_seg = pred
         return data_samples

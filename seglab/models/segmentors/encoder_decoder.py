@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 
@@ -11,6 +12,7 @@ from torch import nn
 
 from ...registry import MODELS, ConfigError
 from ...structures import SegDataSample
+from ..decode_heads.decode_head import check_auxiliary_binary
 from .base import BaseSegmentor
 
 __all__ = ["EncoderDecoder", "add_prefix", "check_head_channels"]
@@ -59,6 +61,27 @@ def check_head_channels(feature_channels: list[int] | None, head: nn.Module, hea
         )
 
 
+def _with_pretrained(backbone: dict | nn.Module, pretrained: str | None) -> dict | nn.Module:
+    """MMSeg's ``model.pretrained``: the backbone's ``init_cfg`` becomes Pretrained from that checkpoint."""
+    if pretrained is None:
+        return backbone
+    if not isinstance(pretrained, (str, os.PathLike)):
+        raise ConfigError(f"model.pretrained must be a checkpoint path, URL or name, or None; got {pretrained!r}")
+    init_cfg = dict(type="Pretrained", checkpoint=os.fspath(pretrained))
+    for key in ("pretrained", "init_cfg"):
+        given = backbone.get(key) if isinstance(backbone, dict) else getattr(backbone, key, None)
+        if given is not None:
+            raise ConfigError(
+                f"model.pretrained={pretrained!r} and model.backbone.{key}={given!r} both name the "
+                f"backbone's weights; keep one (e.g. --cfg-options model.pretrained=None to use the "
+                f"backbone's {key})"
+            )
+    if isinstance(backbone, dict):
+        return dict(backbone, init_cfg=init_cfg)
+    backbone.init_cfg = init_cfg
+    return backbone
+
+
 @MODELS.register_module()
 class EncoderDecoder(BaseSegmentor):
     """Backbone, optional neck, decode head and optional auxiliary head(s), with MMSeg 1.x arguments.
@@ -80,23 +103,14 @@ class EncoderDecoder(BaseSegmentor):
         init_cfg: dict | list | None = None,
     ) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if pretrained is not None:
-            if isinstance(backbone, dict):
-                if backbone.get("pretrained") is not None:
-                    raise ConfigError(
-                        "give the pretrained weights either in model.pretrained or in "
-                        "model.backbone.pretrained, not both"
-                    )
-                backbone = dict(backbone, init_cfg=dict(type="Pretrained", checkpoint=pretrained))
-            else:
-                backbone.init_cfg = dict(type="Pretrained", checkpoint=pretrained)
-        self.backbone = MODELS.build(backbone)
+        self.backbone = MODELS.build(_with_pretrained(backbone, pretrained))
         self.neck = MODELS.build(neck) if neck is not None else None
         self._init_decode_head(decode_head)
         self._init_auxiliary_head(auxiliary_head)
         self.train_cfg = dict(train_cfg) if train_cfg else {}
         self.test_cfg = dict(test_cfg) if test_cfg else dict(mode="whole")
         self._check_channels()
+        self._check_binary()
 
     def _init_decode_head(self, decode_head: dict | nn.Module) -> None:
         self.decode_head = MODELS.build(decode_head)
@@ -123,6 +137,17 @@ class EncoderDecoder(BaseSegmentor):
                 check_head_channels(channels, head, f"auxiliary_head[{i}]", "backbone")
         elif self.auxiliary_head is not None:
             check_head_channels(channels, self.auxiliary_head, "auxiliary_head", "backbone")
+
+    def _check_binary(self) -> None:
+        """Fail at build time when the auxiliary heads do not share the decode head's sigmoid/softmax setting."""
+        if self.auxiliary_head is None:
+            return
+        last = self.decode_head[-1] if isinstance(self.decode_head, nn.ModuleList) else self.decode_head
+        if isinstance(self.auxiliary_head, nn.ModuleList):
+            heads, names = list(self.auxiliary_head), [f"auxiliary_head[{i}]" for i in range(len(self.auxiliary_head))]
+        else:
+            heads, names = [self.auxiliary_head], ["auxiliary_head"]
+        check_auxiliary_binary(last, heads, names)
 
     # -- features and logits ----------------------------------------------------------------------
     def extract_feat(self, inputs: torch.Tensor) -> Sequence[torch.Tensor]:

@@ -177,7 +177,8 @@ def test_binary_head_thresholds_sigmoid():
     with torch.no_grad():
         res = model.predict(torch.randn(1, 3, 16, 16))[0]
     assert res.seg_logits.data.shape == (1, 16, 16)
-    assert torch.equal(res.pred_sem_seg.data, (res.seg_logits.data > 0.4).float())
+    assert res.pred_sem_seg.data.dtype == torch.int64  # class indices, as for softmax heads
+    assert torch.equal(res.pred_sem_seg.data, (res.seg_logits.data > 0.4).long())
 
 
 def test_head_channel_mismatch_fails_at_build_time_with_both_numbers():
