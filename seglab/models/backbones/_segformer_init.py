@@ -1,19 +1,20 @@
 """MMSeg's default weight init of the SegFormer-style backbones (MiT, MSCAN), and their pretrained loading.
 
-These backbones, like MMSeg's, leave PyTorch's default parameters in place when constructed and apply
-their init in ``init_weights()`` (which ``Runner`` calls). Keeping the constructor free of extra random
-draws also keeps the global RNG stream identical to MMSeg's after building a model, which the parity
-goldens of models that draw random numbers in ``forward`` (LightHamHead's NMF bases) depend on.
+Unlike seglab's CNN backbones, these two keep PyTorch's default parameters when constructed and apply
+MMSeg's init in ``init_weights()`` (which ``Runner`` calls through the segmentor), exactly as MMSeg does.
+Keeping the constructor free of extra random draws keeps the global RNG stream identical to MMSeg's
+after building a model, which the parity goldens of models that draw random numbers in ``forward``
+(LightHamHead's NMF bases, on an MSCAN backbone) depend on.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
 
-from ...registry import ConfigError
-from ._init import load_pretrained
+from ..weight_init import load_pretrained, pretrained_cfgs
 
 __all__ = ["init_segformer_style"]
 
@@ -38,10 +39,12 @@ def _default_init(module: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
-def init_segformer_style(module: nn.Module, init_cfg: dict | list | None) -> None:
-    """MMSeg semantics: without ``init_cfg`` the default init above; with a Pretrained one, load it instead."""
-    if init_cfg is None:
-        _default_init(module)
-    elif not load_pretrained(module, init_cfg):
-        raise ConfigError(f"{type(module).__name__}: init_cfg {init_cfg!r} is not a dict(type='Pretrained', "
-                         "checkpoint=...); that is the only init_cfg this backbone understands")
+def init_segformer_style(module: nn.Module, init_cfg: Mapping | Sequence | None) -> bool:
+    """MMSeg semantics: the Pretrained weights of ``init_cfg`` if it names some, else the default init above.
+
+    Returns True when pretrained weights were loaded.
+    """
+    if pretrained_cfgs(init_cfg, type(module).__name__):
+        return load_pretrained(module, init_cfg)
+    _default_init(module)
+    return False

@@ -20,7 +20,7 @@ from torch import nn
 from ...registry import MODELS, ConfigError
 from ..layers import build_activation_layer, build_norm_layer
 from ..layers.transformer import MultiheadAttention, PatchEmbed, build_dropout, nchw_to_nlc, nlc_to_nchw
-from ._init import resolve_init_cfg
+from ..weight_init import resolve_init_cfg
 from ._segformer_init import init_segformer_style
 
 __all__ = ["EfficientMultiheadAttention", "MixFFN", "MixVisionTransformer", "MiTEncoderLayer"]
@@ -214,9 +214,10 @@ class MixVisionTransformer(nn.Module):
         self.out_channels = [stage_channels[i] for i in out_indices]
         self.out_strides = [stage_strides[i] for i in out_indices]
 
-    def init_weights(self) -> None:
-        """MMSeg's init (trunc-normal Linear, N(0, sqrt(2/fan_out)) convs, unit LayerNorms) or the Pretrained weights."""
-        init_segformer_style(self, self.init_cfg)
+    def init_weights(self) -> bool:
+        """MMSeg's init (trunc-normal Linear, N(0, sqrt(2/fan_out)) convs, unit LayerNorms) or the Pretrained
+        weights; True when pretrained weights were loaded."""
+        return init_segformer_style(self, self.init_cfg)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """x: (N, C, H, W) -> the ``out_indices`` stage maps (N, C_i, H_i, W_i)."""

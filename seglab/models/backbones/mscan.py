@@ -18,7 +18,7 @@ from torch import nn
 from ...registry import MODELS, ConfigError
 from ..layers import build_activation_layer, build_norm_layer
 from ..layers.transformer import DropPath, to_2tuple
-from ._init import resolve_init_cfg
+from ..weight_init import resolve_init_cfg
 from ._segformer_init import init_segformer_style
 
 __all__ = ["MSCAAttention", "MSCABlock", "MSCAN", "MSCASpatialAttention"]
@@ -212,9 +212,10 @@ class MSCAN(nn.Module):
         self.out_channels = list(embed_dims[:num_stages])
         self.out_strides = [4 * 2**i for i in range(num_stages)]
 
-    def init_weights(self) -> None:
-        """MMSeg's init (N(0, sqrt(2/fan_out)) convs, unit LayerNorms, trunc-normal Linear) or the Pretrained weights."""
-        init_segformer_style(self, self.init_cfg)
+    def init_weights(self) -> bool:
+        """MMSeg's init (N(0, sqrt(2/fan_out)) convs, unit LayerNorms, trunc-normal Linear) or the Pretrained
+        weights; True when pretrained weights were loaded."""
+        return init_segformer_style(self, self.init_cfg)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """x: (N, C, H, W) -> every stage's map (N, embed_dims[i], H_i, W_i)."""

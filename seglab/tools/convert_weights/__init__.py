@@ -35,7 +35,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Load SRC safely, convert it with CONVERTERS[name], write DST; 0 on success."""
-    from seglab.engine.checkpoint import get_state_dict, load_state_dict_file, save_checkpoint, save_safetensors
+    from seglab.io.checkpoint import get_state_dict, load_state_dict_file, save_checkpoint, save_safetensors
 
     source = get_state_dict(load_state_dict_file(args.src, "cpu"))
     try:
