@@ -75,7 +75,7 @@ class NMF2D(nn.Module):
         if not rand_init:
             # MMSeg registers this buffer at the first forward; at construction it is in the state dict
             # from the start, so checkpoints holding it load strictly.
-            self.register_buffer("bases", self._random_bases(1, torch.device("cpu")))
+            self.register_buffer("bases", F.normalize(torch.rand((self.S, self.D, self.R)), dim=1))
 
     def _random_bases(self, batch: int, device: torch.device) -> torch.Tensor:
         """(batch * S, D, R) unit-norm (over D) uniform bases from the global CPU generator (MMSeg's draw)."""
