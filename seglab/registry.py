@@ -4,8 +4,10 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
+
+from .signatures import set_merged_signature
 
 __all__ = [
     "Registry",
@@ -27,6 +29,9 @@ __all__ = [
 ]
 
 
+_VAR_KINDS = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
 class ConfigError(ValueError):
     """A config names an unknown type or passes an argument a component does not take."""
 
@@ -45,12 +50,16 @@ def check_kwargs(obj: Callable, kwargs: Mapping[str, Any], where: str) -> None:
         params = inspect.signature(target).parameters
     except (TypeError, ValueError):  # builtins without signatures
         return
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return
-    valid = [n for n, p in params.items() if n != "self" and p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    valid = [n for n, p in params.items() if n != "self" and p.kind not in _VAR_KINDS]
+    forwards = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    # With **kwargs an unknown key may be forwarded; it is still a misspelling when it looks like a
+    # required argument that was not given (the call would fail on that anyway).
+    required = [n for n in valid if params[n].default is inspect.Parameter.empty and n not in kwargs]
     for key in kwargs:
         if key not in valid:
-            hint = closest(key, valid)
+            hint = closest(key, required if forwards else valid)
+            if forwards and not hint:
+                continue
             raise ConfigError(
                 f"{where}: unexpected argument '{key}'"
                 + (f"; did you mean {', '.join(repr(h) for h in hint)}?" if hint else "")
@@ -58,25 +67,70 @@ def check_kwargs(obj: Callable, kwargs: Mapping[str, Any], where: str) -> None:
             )
 
 
-class Registry:
-    """A name -> class mapping with a decorator to register and ``build`` to instantiate."""
+def check_binding(obj: Callable, kwargs: Mapping[str, Any], where: str) -> None:
+    """Raise ConfigError if ``obj(**kwargs)`` cannot bind (e.g. a required argument is missing)."""
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):  # builtins without signatures
+        return
+    try:
+        signature.bind(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"building {where} failed: {exc} (arguments: {', '.join(signature.parameters)})") from None
 
-    def __init__(self, name: str) -> None:
+
+class Registry:
+    """A name -> class mapping with a decorator to register and ``build`` to instantiate.
+
+    ``locations`` name the modules that define this registry's types: the first lookup imports them,
+    so ``MODELS.build(...)`` works without importing ``seglab.models`` first.
+    """
+
+    def __init__(self, name: str, locations: Sequence[str] = ()) -> None:
         self.name = name
+        self.locations = tuple(locations)
         self._modules: dict[str, Callable] = {}
+        self._imported = False
+        self._importing = False
+
+    def import_locations(self) -> None:
+        """Import the modules that register this registry's types (once; a failed import is retried)."""
+        # A lookup made while those modules are still being imported (an import cycle) must not recurse:
+        # it sees the types registered so far, as a plain import would.
+        if self._imported or self._importing:
+            return
+        self._importing = True
+        try:
+            modules = [importlib.import_module(location) for location in self.locations]
+            # A module still being initialised (the lookup came from inside its own import) is not done yet.
+            self._imported = not any(getattr(m.__spec__, "_initializing", False) for m in modules)
+        finally:
+            self._importing = False
 
     def __contains__(self, name: str) -> bool:
+        self.import_locations()
         return self._strip(name) in self._modules
 
     def __len__(self) -> int:
+        self.import_locations()
         return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        self.import_locations()
+        return iter(list(self._modules))
 
     def __repr__(self) -> str:
         return f"Registry({self.name!r}, {len(self)} entries)"
 
+    def keys(self) -> list[str]:
+        """All registered names (after importing the defining modules)."""
+        self.import_locations()
+        return list(self._modules)
+
     @property
     def module_dict(self) -> dict[str, Callable]:
         """All registered names and their classes (a copy)."""
+        self.import_locations()
         return dict(self._modules)
 
     @staticmethod
@@ -108,6 +162,8 @@ class Registry:
                         f"'{key}' is already registered in {self.name} (by {self._modules[key].__module__}); "
                         "pick another name or pass force=True"
                     )
+            if inspect.isclass(obj):
+                set_merged_signature(obj)  # a subclass forwarding **kwargs to its base shows the base's arguments
             for key in keys:
                 self._modules[key] = obj
             return obj
@@ -120,6 +176,7 @@ class Registry:
 
     def get(self, name: str) -> Callable:
         """Return the class for ``name``; a dotted path 'pkg.mod.Class' is imported."""
+        self.import_locations()
         key = self._strip(name)
         if key in self._modules:
             return self._modules[key]
@@ -156,25 +213,24 @@ def build_from_cfg(cfg: Any, registry: Registry, **defaults: Any) -> Any:
         kwargs.setdefault(k, v)
     cls = registry.get(obj_type) if isinstance(obj_type, str) else obj_type
     name = obj_type if isinstance(obj_type, str) else getattr(obj_type, "__name__", str(obj_type))
-    check_kwargs(cls, kwargs, f"{registry.name} '{name}'")
-    try:
-        return cls(**kwargs)
-    except ConfigError:
-        raise
-    except TypeError as exc:
-        raise ConfigError(f"building {registry.name} '{name}' failed: {exc}") from exc
+    where = f"{registry.name} '{name}'"
+    check_kwargs(cls, kwargs, where)
+    check_binding(cls, kwargs, where)
+    # Called outside any try: a TypeError raised inside the constructor keeps its own traceback.
+    return cls(**kwargs)
 
 
-MODELS = Registry("model")
-DATASETS = Registry("dataset")
-TRANSFORMS = Registry("transform")
-METRICS = Registry("metric")
-HOOKS = Registry("hook")
-OPTIMIZERS = Registry("optimizer")
-OPTIM_WRAPPERS = Registry("optim_wrapper")
-OPTIM_WRAPPER_CONSTRUCTORS = Registry("optim_wrapper_constructor")
-PARAM_SCHEDULERS = Registry("param_scheduler")
-LOOPS = Registry("loop")
-DATA_SAMPLERS = Registry("data_sampler")
-VISUALIZERS = Registry("visualizer")
-VISBACKENDS = Registry("vis_backend")
+# Each registry names the modules whose import registers its types (the first lookup imports them).
+MODELS = Registry("model", locations=("seglab.models", "seglab.engine.averaged_model"))
+DATASETS = Registry("dataset", locations=("seglab.datasets",))
+TRANSFORMS = Registry("transform", locations=("seglab.datasets.transforms",))
+METRICS = Registry("metric", locations=("seglab.evaluation",))
+HOOKS = Registry("hook", locations=("seglab.engine.hooks",))
+OPTIMIZERS = Registry("optimizer", locations=("seglab.engine.optim",))
+OPTIM_WRAPPERS = Registry("optim_wrapper", locations=("seglab.engine.optim",))
+OPTIM_WRAPPER_CONSTRUCTORS = Registry("optim_wrapper_constructor", locations=("seglab.engine.optim",))
+PARAM_SCHEDULERS = Registry("param_scheduler", locations=("seglab.engine.schedulers",))
+LOOPS = Registry("loop", locations=("seglab.engine.loops",))
+DATA_SAMPLERS = Registry("data_sampler", locations=("seglab.engine.dataloader",))
+VISUALIZERS = Registry("visualizer", locations=("seglab.visualization",))
+VISBACKENDS = Registry("vis_backend", locations=("seglab.visualization",))

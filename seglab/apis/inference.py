@@ -13,8 +13,6 @@ import numpy as np
 import torch
 from torch import nn
 
-import seglab.datasets  # registers the transforms of test pipelines
-import seglab.models  # noqa: F401 - registers the model types a config names
 from seglab.config import Config
 from seglab.io.checkpoint import load_checkpoint
 from seglab.models.weight_init import without_pretrained

@@ -11,9 +11,10 @@ import numpy as np
 
 from seglab.registry import DATASETS
 
+from ..unused_arguments import warn_unused
 from .transforms.compose import Compose
 
-__all__ = ["BaseSegDataset", "list_files"]
+__all__ = ["BaseSegDataset", "list_files", "suffix_hint", "suffixes_found"]
 
 
 def list_files(root: str, suffix: str) -> list[str]:
@@ -28,9 +29,56 @@ def list_files(root: str, suffix: str) -> list[str]:
     return sorted(found)
 
 
+def suffix_hint(folder: str, stem: str, suffix: str, what: str) -> str:
+    """Where ``<folder>/<stem><suffix>`` was looked for and, when a file with that stem but another
+    suffix exists there, the suffix to set instead (``what`` is 'img_suffix' or 'seg_map_suffix')."""
+    expected = os.path.join(folder, stem + suffix)
+    text = f"looked for {expected} ({what}={suffix!r})"
+    parent, base = os.path.split(os.path.join(folder, stem))
+    if os.path.isdir(parent):
+        others = sorted(n for n in os.listdir(parent) if n.startswith(base) and n != base + suffix
+                        and os.path.isfile(os.path.join(parent, n)))
+        if others:
+            found = others[0]
+            text += f"; found {found} - set {what}={found[len(base):]!r}"
+    return text
+
+
+def suffixes_found(folder: str | None) -> str:
+    """'; files there end with .png x12, .txt x1' for a folder (recursive), or '' when there is none."""
+    if not folder or not os.path.isdir(folder):
+        return ""
+    counts: dict[str, int] = {}
+    for path in list_files(folder, ""):
+        ext = os.path.splitext(path)[1] or "(no suffix)"
+        counts[ext] = counts.get(ext, 0) + 1
+    if not counts:
+        return f"; '{folder}' is empty"
+    shown = ", ".join(f"{ext} x{n}" for ext, n in sorted(counts.items(), key=lambda kv: -kv[1])[:5])
+    return f"; files in '{folder}' end with {shown}"
+
+
 def _describe(names: list[str], limit: int = 5) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} others" if len(names) > limit else "")
+
+
+def _check_label_map(label_map: dict[int, int] | None, owner: str) -> dict[int, int]:
+    """``label_map`` as ``{int: int}`` with values in 0..255, or a ValueError naming the bad entry."""
+    if label_map is None:
+        return {}
+    if not isinstance(label_map, dict):
+        raise ValueError(f"{owner}: label_map must be a dict {{old value: new value}}, e.g. {{255: 1}}; got {label_map!r}")
+    out = {}
+    for old, new in label_map.items():
+        try:
+            old_i, new_i = int(old), int(new)
+        except (TypeError, ValueError):
+            raise ValueError(f"{owner}: label_map entry {old!r}: {new!r} must map an integer to an integer") from None
+        if not (0 <= old_i <= 255 and 0 <= new_i <= 255):
+            raise ValueError(f"{owner}: label_map entry {old_i}: {new_i} is outside 0..255 (masks are uint8)")
+        out[old_i] = new_i
+    return out
 
 
 @DATASETS.register_module()
@@ -39,9 +87,11 @@ class BaseSegDataset:
     ``<seg_map_path>/<name><seg_map_suffix>``.
 
     Names come from ``ann_file`` (one stem per line) or from scanning ``data_prefix['img_path']``
-    recursively. ``metainfo=dict(classes=[subset])`` trains on a subset of ``METAINFO['classes']``:
-    ``label_map`` sends old ids to new ids and the rest to ``ignore_index``. Subclasses may set
-    ``RAW_LABEL_MAP`` (raw mask value -> class id, e.g. a void value -> 255), applied before that.
+    recursively. Label values, in MMSeg's order: ``reduce_zero_label`` (0 -> ignore, v -> v - 1), then
+    ``label_map`` (value -> new value, e.g. ``{255: 1}`` for 0/255 binary masks; unmapped values stay),
+    merged over the subclass's ``RAW_LABEL_MAP`` (e.g. a void value -> 255). ``metainfo=dict(classes=
+    [subset])`` trains on a subset of ``METAINFO['classes']``: old ids go to new ids and the rest to
+    ``ignore_index``, composed after that; ``self.label_map`` is the composed map.
     ``dataset[i]`` runs ``pipeline`` on ``get_data_info(i)``. ``rgb_label=True`` marks colour-coded
     masks: ``get_data_info`` then carries the palette as ``color_map`` and LoadAnnotations maps each
     colour to its class index.
@@ -69,8 +119,11 @@ class BaseSegDataset:
         reduce_zero_label: bool = False,
         backend_args: dict | None = None,
         rgb_label: bool = False,
+        label_map: dict[int, int] | None = None,
     ) -> None:
+        warn_unused(type(self).__name__, filter_cfg=filter_cfg, backend_args=backend_args)
         self.ann_file = ann_file
+        self._raw_label_map = {**self.RAW_LABEL_MAP, **_check_label_map(label_map, type(self).__name__)}
         self.rgb_label = rgb_label
         self.data_root = data_root
         self.data_prefix = copy.copy(dict(data_prefix))
@@ -115,8 +168,14 @@ class BaseSegDataset:
         """classes, palette, label_map, reduce_zero_label (a copy)."""
         return copy.deepcopy(self._metainfo)
 
+    @property
+    def color_map(self) -> list[list[int]] | None:
+        """The colours (index = class) that colour-coded masks are read with when ``rgb_label``, else None."""
+        return [list(c) for c in self._color_map] if self.rgb_label else None
+
     def get_label_map(self, new_classes: Sequence[str] | None = None) -> dict[int, int] | None:
-        """Raw mask value -> training id: ``RAW_LABEL_MAP`` then, for a class subset, old -> new id."""
+        """Mask value -> training id: ``RAW_LABEL_MAP`` and the ``label_map`` argument, then, for a class
+        subset, old -> new id."""
         old_classes = self.METAINFO.get("classes")
         subset: dict[int, int] = {}
         if new_classes is not None and old_classes is not None and list(new_classes) != list(old_classes):
@@ -127,10 +186,11 @@ class BaseSegDataset:
                 )
             for i, c in enumerate(old_classes):
                 subset[i] = list(new_classes).index(c) if c in new_classes else self.ignore_index
-        if not self.RAW_LABEL_MAP and not subset:
+        raw_map = getattr(self, "_raw_label_map", self.RAW_LABEL_MAP)
+        if not raw_map and not subset:
             return None
-        # Compose: a raw value goes through RAW_LABEL_MAP first, then through the subset map.
-        label_map = {raw: subset.get(mid, mid) for raw, mid in self.RAW_LABEL_MAP.items()}
+        # Compose: a raw value goes through the raw map (RAW_LABEL_MAP + label_map) first, then the subset map.
+        label_map = {raw: subset.get(mid, mid) for raw, mid in raw_map.items()}
         for old, new in subset.items():
             label_map.setdefault(old, new)
         return label_map
@@ -176,7 +236,7 @@ class BaseSegDataset:
             where = self.ann_file or self.data_prefix.get("img_path")
             raise ValueError(
                 f"{type(self).__name__}: no samples found in '{where}' (img_suffix='{self.img_suffix}'); "
-                "check data_root, data_prefix and img_suffix"
+                f"check data_root, data_prefix and img_suffix{suffixes_found(self.data_prefix.get('img_path'))}"
             )
         if self._indices is not None:
             data_list = self._select(data_list, self._indices)
@@ -248,21 +308,23 @@ class BaseSegDataset:
                 "check data_root and data_prefix['seg_map_path']"
             )
         ann_stems = {p[: len(p) - len(self.seg_map_suffix)] for p in list_files(ann_dir, self.seg_map_suffix)}
-        no_mask = [s + self.img_suffix for s in stems if s not in ann_stems]
+        no_mask = [s for s in stems if s not in ann_stems]
         if no_mask:
             raise FileNotFoundError(
                 f"{type(self).__name__}: {len(no_mask)} images in '{img_dir}' have no label map "
-                f"'<name>{self.seg_map_suffix}' in '{ann_dir}': {_describe(no_mask)}; add the masks, remove the "
-                "images, or list the samples to use in ann_file"
+                f"'<name>{self.seg_map_suffix}' in '{ann_dir}': {_describe([s + self.img_suffix for s in no_mask])} "
+                f"({suffix_hint(ann_dir, no_mask[0], self.seg_map_suffix, 'seg_map_suffix')}); add the masks, "
+                "remove the images, or list the samples to use in ann_file"
             )
         if os.path.samefile(img_dir, ann_dir):
             return  # images and masks share a folder: other files there are not necessarily masks
         img_stems = set(stems)
-        no_img = sorted(s + self.seg_map_suffix for s in ann_stems if s not in img_stems)
+        no_img = sorted(s for s in ann_stems if s not in img_stems)
         if no_img:
             raise FileNotFoundError(
                 f"{type(self).__name__}: {len(no_img)} label maps in '{ann_dir}' have no image "
-                f"'<name>{self.img_suffix}' in '{img_dir}': {_describe(no_img)}; add the images, remove the "
+                f"'<name>{self.img_suffix}' in '{img_dir}': {_describe([s + self.seg_map_suffix for s in no_img])} "
+                f"({suffix_hint(img_dir, no_img[0], self.img_suffix, 'img_suffix')}); add the images, remove the "
                 "masks, or check img_suffix"
             )
 

@@ -16,6 +16,9 @@ class FolderSegDataset(BaseSegDataset):
     """Images in ``img_dir`` paired by name with index masks in ``ann_dir`` (relative to ``data_root``).
 
     ``classes`` names the mask values 0..len(classes)-1; ``palette`` defaults to fixed random colours.
+    Every BaseSegDataset argument applies: ``ann_file`` (names to use), ``label_map`` (e.g. ``{255: 1}``
+    for 0/255 masks), ``reduce_zero_label``, ``ignore_index``, ``rgb_label`` (colour masks, read through
+    ``palette``). ``seglab new-config`` writes one from two folders; see docs/own_data.md.
     """
 
     def __init__(

@@ -118,8 +118,6 @@ def build_visualizer(cfg: Any, ctx: RunContext) -> Any:
         cfg = dict(type="SegLocalVisualizer", vis_backends=[dict(type="LocalVisBackend")])
     if not isinstance(cfg, Mapping):
         return cfg
-    import seglab.visualization  # noqa: F401 - registers the visualizer and backends
-
     cfg = dict(cfg)
     for backend in cfg.get("vis_backends") or []:
         kind = backend.get("type") if isinstance(backend, Mapping) else None

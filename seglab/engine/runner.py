@@ -9,6 +9,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from seglab.registry import ConfigError
+from seglab.unused_arguments import warn_unused
 
 from .builders import (
     RUNTIME_KEYS,
@@ -31,13 +32,6 @@ from .training_state import restore_training_state, training_state
 
 __all__ = ["RUNTIME_KEYS", "Runner"]
 
-
-def _register_all() -> None:
-    """Import the packages whose classes configs name (registration happens on import)."""
-    import seglab.datasets
-    import seglab.evaluation
-    import seglab.models
-    import seglab.visualization  # noqa: F401
 
 
 class Runner:
@@ -75,7 +69,7 @@ class Runner:
         c = resolve_cfg(cfg)
         import_modules(c.get("custom_imports"))
         ctx = setup_run(c, device)
-        _register_all()
+        warn_unused("Runner", default_scope=c.get("default_scope", "mmseg"), log_processor=c.get("log_processor"))
         model = build_model(c["model"], ctx, c.get("model_wrapper_cfg"), c.get("compile", False),
                             bool(c.get("channels_last", False)))
         visualizer = build_visualizer(c.get("visualizer"), ctx)

@@ -15,6 +15,7 @@ from typing import Any
 from torch.optim import Optimizer
 
 from seglab.registry import PARAM_SCHEDULERS, ConfigError
+from seglab.unused_arguments import warn_unused
 
 __all__ = [
     "INF",
@@ -59,6 +60,7 @@ class ParamScheduler:
     ) -> None:
         if end <= begin:
             raise ConfigError(f"{type(self).__name__}: end ({end}) must be larger than begin ({begin})")
+        warn_unused("ParamScheduler", verbose=verbose)
         self.optimizer = _optimizer_of(optimizer)
         self.param_name = param_name
         self.begin, self.end = int(begin), int(end)

@@ -55,7 +55,6 @@ def build_dataset(ds_cfg: dict | Any, **overrides: Any) -> Any:
     """Build one dataset from its config (``overrides`` replace keys), or return an object as is."""
     if not isinstance(ds_cfg, dict):
         return ds_cfg
-    import seglab.datasets  # noqa: F401 - registers dataset classes and transforms
     from seglab.registry import DATASETS
 
     cfg = copy.deepcopy(ds_cfg)

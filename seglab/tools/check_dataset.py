@@ -2,6 +2,12 @@
 
 Reads the files directly (no augmentation pipeline): images with ``cv2.IMREAD_UNCHANGED``, masks
 with the split's ``LoadAnnotations`` (so ``reduce_zero_label`` and ``label_map`` apply as in training).
+
+Errors (exit 1): missing or unreadable files, size mismatches, mask values that are neither a class
+nor ``ignore_index``, an empty split, masks holding only {0, ignore_index} (0/255 binary masks read
+with the default ignore_index 255: the foreground would be ignored), and classes without pixels
+while nearly all pixels (>= 90%) are ignored. Warnings: masks without a labelled pixel, images whose
+channel count differs from the rest, and classes without pixels while most pixels are ignored.
 """
 from __future__ import annotations
 
@@ -43,6 +49,9 @@ class Report:
     unreadable: list[str] = field(default_factory=list)
     size_mismatches: list[str] = field(default_factory=list)
     bad_labels: list[str] = field(default_factory=list)
+    label_problems: list[str] = field(default_factory=list)  # whole-split findings about the label values
+    warnings: list[str] = field(default_factory=list)
+    hints: dict[str, str] = field(default_factory=dict)  # missing file -> where it was looked for
     class_pixels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     presence_pixels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     ignore_pixels: int = 0
@@ -55,7 +64,7 @@ class Report:
     def num_errors(self) -> int:
         """Number of problems found (each missing file, unreadable file, mismatch, bad mask)."""
         return (len(self.missing_masks) + len(self.missing_images) + len(self.unreadable)
-                + len(self.size_mismatches) + len(self.bad_labels))
+                + len(self.size_mismatches) + len(self.bad_labels) + len(self.label_problems))
 
     @property
     def ok(self) -> bool:
@@ -81,11 +90,13 @@ class Report:
             ("unreadable or corrupt files", self.unreadable),
             ("image/mask size mismatches", self.size_mismatches),
             ("masks with labels outside 0..num_classes-1 and ignore_index", self.bad_labels),
+            ("problems with the label values", self.label_problems),
         ]
         for title, items in problems:
             if items:
                 lines.append(f"ERROR {len(items)} {title}:")
-                lines.extend(f"  {item}" for item in items[:50])
+                lines.extend(f"  {item}: {self.hints[item]}" if item in self.hints else f"  {item}"
+                             for item in items[:50])
                 if len(items) > 50:
                     lines.append(f"  ... and {len(items) - 50} more")
         lines.append("")
@@ -98,6 +109,7 @@ class Report:
         absent = [c for c, n in zip(self.classes, self.class_pixels) if n == 0]
         if absent:
             lines.append(f"warning: classes with no pixels (weight 0): {describe_names(absent)}")
+        lines.extend(f"warning: {w}" for w in self.warnings)
         lines.append("# suggested class weights for CrossEntropyLoss(class_weight=...)")
         lines.append("# median-frequency balancing (Eigen & Fergus 2015): w_c = median(f) / f_c,")
         lines.append("#   f_c = pixels of c / labelled pixels of the images that contain c")
@@ -237,7 +249,7 @@ def _check_one(name: str, img_path: str, seg_path: str, loader: Any, info: dict)
         res.img_dtype = str(img.dtype)
     try:
         seg = loader(dict(seg_map_path=seg_path, reduce_zero_label=info["reduce_zero_label"],
-                          label_map=info["label_map"], seg_fields=[]))["gt_seg_map"]
+                          label_map=info["label_map"], color_map=info["color_map"], seg_fields=[]))["gt_seg_map"]
     except (OSError, ValueError) as exc:
         res.errors.append(("unreadable", str(exc) if seg_path in str(exc) else f"{seg_path}: {exc}"))
         return res
@@ -250,7 +262,8 @@ def _check_one(name: str, img_path: str, seg_path: str, loader: Any, info: dict)
     bad = [v for v in np.flatnonzero(res.hist) if v >= num_classes and v != ignore]
     if bad:
         msg = (f"{seg_path}: values {[int(v) for v in bad[:10]]} are outside 0..{num_classes - 1} and not "
-               f"ignore_index {ignore} ({int(res.hist[bad].sum())} pixels)")
+               f"ignore_index {ignore} ({int(res.hist[bad].sum())} pixels); name them in the classes, map them "
+               "with label_map={value: class id} (or to the ignore index), or check reduce_zero_label")
         res.errors.append(("labels", msg))
     return res
 
@@ -272,9 +285,13 @@ def check_dataset(dataset: Any, workers: int = 4, out_dir: str | None = None,
     report.num_pairs = len(pairs)
     loader = _mask_loader(dataset, pipeline_cfg if pipeline_cfg is not None else None)
     info = dict(reduce_zero_label=dataset.reduce_zero_label, label_map=dataset.label_map,
+                color_map=getattr(dataset, "color_map", None),
                 num_classes=k, ignore_index=dataset.ignore_index)
     report.class_pixels = np.zeros(k, np.int64)
     report.presence_pixels = np.zeros(k, np.int64)
+    channels_by_name: dict[str, int] = {}
+    empty_masks: list[str] = []
+    seen_values = np.zeros(256, bool)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # cv2 decoding releases the GIL
         results = pool.map(lambda p: _check_one(p[0], p[1], p[2], loader, info), pairs)
         if show_progress:
@@ -285,7 +302,9 @@ def check_dataset(dataset: Any, workers: int = 4, out_dir: str | None = None,
                  "labels": report.bad_labels}[kind].append(msg)
             if res.img_shape is not None:
                 report.image_sizes[res.img_shape[:2]] += 1
-                report.channels[1 if len(res.img_shape) == 2 else res.img_shape[2]] += 1
+                channels = 1 if len(res.img_shape) == 2 else res.img_shape[2]
+                report.channels[channels] += 1
+                channels_by_name[res.name] = channels
                 report.dtypes[res.img_dtype] += 1
             if res.hist is not None:
                 counts = res.hist[:k]
@@ -293,12 +312,76 @@ def check_dataset(dataset: Any, workers: int = 4, out_dir: str | None = None,
                 report.presence_pixels += (counts > 0) * counts.sum()
                 if 0 <= report.ignore_index < 256:
                     report.ignore_pixels += int(res.hist[report.ignore_index])
+                seen_values |= res.hist > 0
+                if counts.sum() == 0:
+                    empty_masks.append(res.name)
+    _check_split(report, dataset, pairs, channels_by_name, empty_masks, seen_values)
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
         report.chart_path = os.path.join(out_dir, "class_histogram.png")
         palette = meta.get("palette") or [[128, 128, 128]] * k
         draw_histogram(report.class_pixels, classes, palette, report.chart_path)
     return report
+
+
+def _check_split(report: Report, dataset: Any, pairs: list, channels_by_name: dict[str, int],
+                 empty_masks: list[str], seen_values: np.ndarray) -> None:
+    """Whole-split findings: empty split, suspicious label values, missing-file hints, odd images."""
+    ignore = report.ignore_index
+    if not pairs:
+        from seglab.datasets.basesegdataset import suffixes_found
+
+        where = dataset.ann_file or dataset.data_prefix.get("img_path")
+        report.label_problems.append(
+            f"the split is empty: no image/mask pairs in '{where}' (img_suffix={dataset.img_suffix!r}, "
+            f"seg_map_suffix={dataset.seg_map_suffix!r}){suffixes_found(dataset.data_prefix.get('img_path'))}; "
+            "check data_root, data_prefix, ann_file and the suffixes")
+    values = {int(v) for v in np.flatnonzero(seen_values)}
+    if 0 <= ignore < 256 and values == {0, ignore}:
+        report.label_problems.append(
+            f"masks hold only {{0, {ignore}}}: {ignore} is ignore_index, so every non-zero pixel is ignored and "
+            f"the model only ever sees class 0 ({report.classes[0]}); for binary masks stored as 0/{ignore} use "
+            f"label_map={{{ignore}: 1}} on the dataset, or rewrite the masks as 0/1 with "
+            "`seglab dataset-convert binary-mask SRC DST`")
+    labelled = int(report.class_pixels.sum())
+    absent = [c for c, n in zip(report.classes, report.class_pixels) if n == 0]
+    total = labelled + report.ignore_pixels
+    share = report.ignore_pixels / total if total else 0.0
+    if absent and pairs and share > 0.5 and values != {0, ignore}:
+        msg = (f"{describe_names(absent)} {'has' if len(absent) == 1 else 'have'} no pixels while "
+               f"{100 * share:.1f}% of the mask pixels equal ignore_index {ignore}; check ignore_index, "
+               "reduce_zero_label and label_map (a mask value that should be a class may be mapped to ignore)")
+        (report.label_problems if share >= 0.9 else report.warnings).append(msg)
+    for name in empty_masks:
+        report.warnings.append(f"{name}: the mask has no labelled pixel (every pixel is ignore_index {ignore})")
+    if len(set(channels_by_name.values())) > 1:
+        usual = Counter(channels_by_name.values()).most_common(1)[0][0]
+        odd = sorted(n for n, c in channels_by_name.items() if c != usual)
+        shown = describe_names([f"{n} ({channels_by_name[n]} channels)" for n in odd], limit=10)
+        report.warnings.append(f"{len(odd)} images have a channel count other than the usual {usual}: {shown}; "
+                               "the loader converts them (color_type) or training fails on a channel mismatch")
+    _missing_hints(report, dataset)
+
+
+def _missing_hints(report: Report, dataset: Any) -> None:
+    """For each missing image/mask: where it was looked for and the suffix of a same-stem file found."""
+    from seglab.datasets import BaseSegDataset
+    from seglab.datasets.basesegdataset import suffix_hint
+
+    if type(dataset).load_data_list is not BaseSegDataset.load_data_list:
+        return  # a dataset with its own file naming: its list names the files already
+    img_dir = dataset.data_prefix.get("img_path", "")
+    ann_dir = dataset.data_prefix.get("seg_map_path", "")
+    for seg_path in report.missing_images:
+        rel = os.path.relpath(seg_path, ann_dir)
+        if rel.endswith(dataset.seg_map_suffix):
+            stem = rel[: len(rel) - len(dataset.seg_map_suffix)]
+            report.hints[seg_path] = suffix_hint(img_dir, stem, dataset.img_suffix, "img_suffix")
+    for img_path in report.missing_masks:
+        rel = os.path.relpath(img_path, img_dir)
+        if rel.endswith(dataset.img_suffix):
+            stem = rel[: len(rel) - len(dataset.img_suffix)]
+            report.hints[img_path] = suffix_hint(ann_dir, stem, dataset.seg_map_suffix, "seg_map_suffix")
 
 
 def draw_histogram(counts: np.ndarray, classes: list[str], palette: list, path: str) -> np.ndarray:

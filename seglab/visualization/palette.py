@@ -20,9 +20,7 @@ def random_palette(num_classes: int, seed: int = 42) -> list[list[int]]:
 
 
 def _dataset_class(name: str) -> type:
-    import seglab.datasets  # noqa: F401 - registers the datasets (lazy: avoids an import cycle)
-
-    names = DATASETS.module_dict
+    names = DATASETS.module_dict  # the registry imports seglab.datasets on first use
     wanted = name.lower().replace("_", "").replace("-", "")
     for key, cls in names.items():
         norm = key.lower()

@@ -2,8 +2,8 @@
 
 A config whose name matches a parity golden (../shared/parity/goldens) must build with exactly the
 golden's state-dict keys, shapes and dtypes; one listed in tests/data/mmseg_manifests (recorded from
-MMSegmentation 1.2.2) must give the same state-dict manifest hash. While a type a config needs is not
-registered yet, its case is skipped naming the type.
+MMSegmentation 1.2.2) must give the same state-dict manifest hash. A config naming a type that is not
+registered fails (never skips): a config is only added with the model it needs.
 """
 from __future__ import annotations
 
@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from _shared import GOLDENS, require
 
-import seglab.models  # noqa: F401 - registration
 from seglab.config import Config
 from seglab.registry import MODELS
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(p for p in (REPO / "configs").rglob("*.py") if "_base_" not in p.relative_to(REPO / "configs").parts)
-GOLDENS = REPO.parent / "shared" / "parity" / "goldens"
 MANIFESTS = REPO / "tests" / "data" / "mmseg_manifests"
 # MMSeg 1.2.2's sem_fpn/fpn_r101_4xb4-160k_ade20k-512x512.py re-assigns ``model`` after setting depth=101
 # and so builds a ResNet-50; ours builds the ResNet-101 of its name.
@@ -67,13 +66,12 @@ def test_config_builds(path: Path):
     cfg = Config.fromfile(str(path))
     model_cfg = cfg.model.to_dict() if hasattr(cfg.model, "to_dict") else dict(cfg.model)
     missing = sorted(t for t in model_types(model_cfg) if t not in MODELS)
-    if missing:
-        pytest.skip(f"types not registered yet: {', '.join(missing)}")
+    assert not missing, f"{path.name} names types that are not registered: {', '.join(missing)}"
     with torch.device("meta"):
         model = MODELS.build(model_cfg)
     n_params = sum(p.numel() for p in model.parameters())
     assert n_params > 0
-    golden = GOLDENS / f"{path.stem}.keys.json"
+    golden = require(GOLDENS) / f"{path.stem}.keys.json"
     if golden.is_file():
         expected = [[k, list(s), d] for k, s, d in json.loads(golden.read_text())["state_dict"]]
         ours = [[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in model.state_dict().items()]

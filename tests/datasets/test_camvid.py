@@ -1,16 +1,17 @@
 """CamVidDataset on the shared SegNet-prepared copy: counts, classes, void -> ignore."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from _shared import CAMVID, require
 
 from seglab.datasets import CamVidDataset
 from seglab.datasets.transforms.loading import read_mask
 
-CAMVID = (Path(__file__).parents[2] / ".." / "shared" / "data" / "camvid").resolve()
-pytestmark = pytest.mark.skipif(not (CAMVID / "trainannot").is_dir(), reason=f"CamVid not found at {CAMVID}")
+
+@pytest.fixture(autouse=True)
+def _camvid_present() -> None:
+    require(CAMVID / "trainannot")  # fails, never skips, without the shared data
 
 PIPELINE = [dict(type="LoadImageFromFile"), dict(type="LoadAnnotations"), dict(type="PackSegInputs")]
 

@@ -103,8 +103,6 @@ def test_six_channel_pair_flows_to_a_forward_pass(levir_root):
 
 
 def test_six_channel_pair_through_resnet_v1c(levir_root):
-    if "ResNetV1c" not in MODELS:
-        pytest.skip("ResNetV1c not registered yet (backbones part)")
     backbone = dict(type="ResNetV1c", depth=18, in_channels=6, stem_channels=8, base_channels=8, num_stages=4, out_indices=(3,), strides=(1, 2, 2, 2),
                     dilations=(1, 1, 1, 1), norm_cfg=dict(type="BN"), contract_dilation=True)
     _train_and_predict(six_channel_model(backbone, 64), build(levir_root))

@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.distributed as dist
 from _engine_tiny import PYTHON, free_port, make_data, read_scalars, subprocess_env, write_config
+from _optional import skip_reason
 from torch import nn
 
 from seglab.engine.dataloader import DefaultSampler, InfiniteSampler
@@ -124,7 +125,7 @@ def test_samplers_split_one_global_order(monkeypatch, sampler_cls):
 @pytest.fixture()
 def one_process_group(tmp_path):
     if not dist.is_available():
-        pytest.skip("torch.distributed is not available")
+        skip_reason("no-distributed")
     dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=0, world_size=1)
     yield
     dist.destroy_process_group()

@@ -23,6 +23,11 @@ from seglab.registry import MODELS
 from seglab.structures import SegDataSample
 
 CASE_PARAMS = [pytest.param(c, id=c.name) for c in CASES]
+# Parameters whose gradient is zero by construction: they must get one of (numerically) zero, not a real one.
+# Whether float rounding leaves it exactly 0 or ~1e-9 depends on the CPU's summation order.
+ZERO_GRAD_BY_CONSTRUCTION = {
+    "gc_block.conv_mask.bias": "a constant added to every position before the softmax over positions cancels",
+}
 _KIND_OF_PACKAGE = {"seglab.models.backbones.": "backbone", "seglab.models.necks.": "neck",
                     "seglab.models.decode_heads.": "head"}
 
@@ -134,13 +139,6 @@ def test_forward_gives_declared_shapes_at_odd_sizes(case: Case):
         assert all(torch.isfinite(o).all() for o in outs)
 
 
-# Parameters whose gradient is zero by construction, so float noise decides whether it is exactly 0:
-# a bias added before a softmax over the same axis (softmax is shift invariant).
-ZERO_GRAD_BY_CONSTRUCTION = {
-    "GCHead": {"gc_block.conv_mask.bias"},  # spatial attention logits -> softmax over H*W
-}
-
-
 @pytest.mark.parametrize("case", CASE_PARAMS)
 def test_backward_reaches_every_trainable_parameter(case: Case):
     model = build(case).train()
@@ -153,11 +151,11 @@ def test_backward_reaches_every_trainable_parameter(case: Case):
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     assert trainable, f"{case.name} has no trainable parameters"
     no_grad = [n for n, p in trainable if p.grad is None]
-    exempt = ZERO_GRAD_BY_CONSTRUCTION.get(case.name, set())
-    zero_grad = [n for n, p in trainable if p.grad is not None and not p.grad.abs().sum() > 0 and n not in exempt]
-    for n, p in trainable:
-        if n in exempt:  # the exemption must stay true: its gradient is (numerically) zero
-            assert p.grad is not None and p.grad.abs().max() < 1e-4, f"{case.name}: {n} now gets a real gradient"
+    scale = max(float(p.grad.abs().max()) for _, p in trainable if p.grad is not None)
+    by_construction = [(n, p) for n, p in trainable if n in ZERO_GRAD_BY_CONSTRUCTION]
+    assert all(p.grad is None or float(p.grad.abs().max()) <= 1e-5 * scale for _, p in by_construction), by_construction
+    trainable = [(n, p) for n, p in trainable if n not in ZERO_GRAD_BY_CONSTRUCTION]
+    zero_grad = [n for n, p in trainable if p.grad is not None and not p.grad.abs().sum() > 0]
     bad_grad = [n for n, p in trainable if p.grad is not None and not torch.isfinite(p.grad).all()]
     assert not no_grad, f"{case.name}: parameters without a gradient: {no_grad}"
     assert not zero_grad, f"{case.name}: parameters with an all-zero gradient: {zero_grad}"

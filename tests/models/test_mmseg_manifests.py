@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import torch
+from _optional import skip_reason
 
 import seglab.models  # noqa: F401 - registers the models
 from seglab.registry import MODELS
@@ -105,7 +106,7 @@ def test_manifests_collected() -> None:
 def test_state_dict_matches_mmseg(family: str, entry: dict) -> None:
     """The model built from MMSeg's model dict has MMSeg's exact state-dict keys, shapes, dtypes."""
     if "error" in entry:
-        pytest.skip(f"MMSeg itself could not build this model here: {entry['error']}")
+        skip_reason("mmseg-could-not-build", entry["error"])
     cfg = decode_tuples(entry["model"])
     missing = sorted({t for t in model_types(cfg) if t not in MODELS and "." not in t})
     assert not missing, f"types not registered in seglab: {', '.join(missing)}"

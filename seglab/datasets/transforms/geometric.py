@@ -13,6 +13,8 @@ import numpy as np
 
 from seglab.registry import TRANSFORMS
 
+from ...unused_arguments import warn_unused
+
 __all__ = [
     "Pad",
     "RandomCrop",
@@ -104,6 +106,7 @@ class Resize:
         backend: str = "cv2",
         interpolation: str = "bilinear",
     ) -> None:
+        warn_unused("Resize", clip_object_border=clip_object_border, backend=backend)
         if scale is None and scale_factor is None:
             raise ValueError("Resize: set `scale` (w, h) or `scale_factor`")
         if scale is not None and scale_factor is not None:

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import cv2
 import numpy as np
 
 from seglab.registry import TRANSFORMS
 
+from ...unused_arguments import warn_unused
 from .color_lookup import ColorLookup, ColorMap
 
 __all__ = ["LoadAnnotations", "LoadImageFromFile", "LoadImageFromNDArray", "imread", "read_mask"]
@@ -105,6 +105,7 @@ class LoadImageFromFile:
         *,
         backend_args: dict | None = None,
     ) -> None:
+        warn_unused(type(self).__name__, file_client_args=file_client_args, backend_args=backend_args)
         if color_type not in _CV2_FLAGS:
             raise ValueError(f"LoadImageFromFile: color_type must be one of {list(_CV2_FLAGS)}, got {color_type!r}")
         if imdecode_backend not in _BACKENDS:
@@ -138,7 +139,19 @@ class LoadImageFromFile:
 class LoadImageFromNDArray:
     """Take ``results['img']`` (H, W, C) as already loaded (inference on arrays); sets the shape keys."""
 
-    def __init__(self, to_float32: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        to_float32: bool = False,
+        color_type: str = "color",
+        imdecode_backend: str = "cv2",
+        file_client_args: dict | None = None,
+        ignore_empty: bool = False,
+        *,
+        backend_args: dict | None = None,
+    ) -> None:
+        # MMSeg's LoadImageFromNDArray takes LoadImageFromFile's arguments; only to_float32 applies to an array.
+        warn_unused("LoadImageFromNDArray", color_type=color_type, imdecode_backend=imdecode_backend,
+                    file_client_args=file_client_args, ignore_empty=ignore_empty, backend_args=backend_args)
         self.to_float32 = to_float32
 
     def __call__(self, results: dict) -> dict:
@@ -177,6 +190,7 @@ class LoadAnnotations:
         imdecode_backend: str = "pillow",
         color_map: ColorMap | None = None,
     ) -> None:
+        warn_unused(type(self).__name__, backend_args=backend_args)
         self.reduce_zero_label = reduce_zero_label
         self.backend_args = backend_args
         self.imdecode_backend = imdecode_backend

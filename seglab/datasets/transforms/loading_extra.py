@@ -10,6 +10,8 @@ import numpy as np
 
 from seglab.registry import TRANSFORMS
 
+from ...unused_arguments import warn_unused
+
 __all__ = ["LoadDepthAnnotation", "LoadMultipleRSImageFromFile", "LoadSingleRSImageFromFile", "read_multiband"]
 
 _TIFF_SUFFIXES = (".tif", ".tiff")
@@ -132,6 +134,7 @@ class LoadDepthAnnotation:
         depth_rescale_factor: float = 1.0,
         backend_args: dict | None = None,
     ) -> None:
+        warn_unused(type(self).__name__, backend_args=backend_args)
         if decode_backend not in self._BACKENDS:
             raise ValueError(f"LoadDepthAnnotation: decode_backend must be one of {self._BACKENDS}, got {decode_backend!r}")
         self.decode_backend = decode_backend

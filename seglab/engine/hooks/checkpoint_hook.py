@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from seglab.registry import HOOKS, ConfigError
+from seglab.unused_arguments import warn_unused
 
 from .hook import Hook
 from .protocol import RunnerLike
@@ -37,6 +38,8 @@ class CheckpointHook(Hook):
                  less_keys: list[str] | None = None, file_client_args: dict | None = None,
                  filename_tmpl: str | None = None, backend_args: dict | None = None,
                  published_keys: Any = None, save_begin: int = 0) -> None:
+        warn_unused("CheckpointHook", file_client_args=file_client_args, backend_args=backend_args,
+                    published_keys=published_keys)
         self.interval = interval
         self.by_epoch = by_epoch
         self.save_optimizer = save_optimizer

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from seglab.registry import HOOKS
+from seglab.unused_arguments import warn_unused
 
 from .hook import Hook
 from .protocol import RunnerLike
@@ -38,6 +39,8 @@ class LoggerHook(Hook):
                  backend_args: dict | None = None, progress_bar: bool | None = None) -> None:
         if interval < 1:
             raise ValueError(f"LoggerHook: interval must be >= 1, got {interval}")
+        warn_unused("LoggerHook", interval_exp_name=interval_exp_name, out_dir=out_dir, out_suffix=out_suffix,
+                    keep_local=keep_local, file_client_args=file_client_args, backend_args=backend_args)
         self.interval = interval
         self.ignore_last = ignore_last
         self.log_metric_by_epoch = log_metric_by_epoch

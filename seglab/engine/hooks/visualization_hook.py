@@ -7,6 +7,7 @@ from typing import Any
 import cv2
 
 from seglab.registry import HOOKS
+from seglab.unused_arguments import warn_unused
 
 from .hook import Hook
 from .protocol import RunnerLike
@@ -33,6 +34,7 @@ class SegVisualizationHook(Hook):
 
     def __init__(self, draw: bool = False, interval: int = 50, show: bool = False, wait_time: float = 0.0,
                  backend_args: dict | None = None) -> None:
+        warn_unused("SegVisualizationHook", backend_args=backend_args)
         self.draw = draw
         self.interval = interval
         self.show = show

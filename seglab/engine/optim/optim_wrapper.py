@@ -11,6 +11,7 @@ from torch import nn
 from torch.optim import Optimizer
 
 from seglab.registry import OPTIM_WRAPPERS, ConfigError
+from seglab.unused_arguments import warn_unused
 
 __all__ = ["AmpOptimWrapper", "OptimWrapper"]
 
@@ -141,6 +142,7 @@ class AmpOptimWrapper(OptimWrapper):
     def __init__(self, optimizer: Optimizer, loss_scale: str | float | dict = "dynamic", dtype: str | torch.dtype | None = None,
                  use_fsdp: bool = False, clip_grad: dict | None = None, accumulative_counts: int = 1) -> None:
         super().__init__(optimizer, clip_grad=clip_grad, accumulative_counts=accumulative_counts)
+        warn_unused("AmpOptimWrapper", use_fsdp=use_fsdp)
         names = {"float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
                  "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
         if isinstance(dtype, str):

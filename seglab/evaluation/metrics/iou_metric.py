@@ -17,6 +17,8 @@ import torch.distributed as dist
 
 from seglab.registry import METRICS, ConfigError
 
+from ...unused_arguments import warn_unused
+
 __all__ = ["IoUMetric", "absent_classes_note", "format_cell", "format_table", "metrics_from_confusion"]
 
 logger = logging.getLogger("seglab")
@@ -162,6 +164,7 @@ class IoUMetric:
             raise ConfigError(f"IoUMetric: unknown iou_metrics {bad}; choose from {list(_ALLOWED)}")
         if collect_device not in ("cpu", "gpu"):
             raise ConfigError(f"IoUMetric: collect_device must be 'cpu' or 'gpu', got {collect_device!r}")
+        warn_unused("IoUMetric", collect_device=collect_device)
         self.ignore_index = ignore_index
         self.metrics = metrics
         self.nan_to_num = nan_to_num

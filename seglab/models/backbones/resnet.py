@@ -8,9 +8,8 @@ State-dict keys: ``conv1``/``bn1`` (or ``stem.0/1/3/4/6/7``), ``layer<i>.<j>.con
 """
 from __future__ import annotations
 
-import inspect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -19,6 +18,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...registry import MODELS, ConfigError
+from ...signatures import inherit_signature
 from ..layers import build_conv_layer, build_norm_layer
 from ..weight_init import kaiming_cnn_init, load_pretrained, resolve_init_cfg
 
@@ -425,27 +425,6 @@ class ResNet(nn.Module):
                 if isinstance(m, _BatchNorm):
                     m.eval()
         return self
-
-
-def inherit_signature(base_init: Callable, drop: Sequence[str] = ()) -> Callable[[type], type]:
-    """Class decorator: expose ``cls.__init__``'s own arguments plus ``base_init``'s (minus ``drop``).
-
-    Variants take ``**kwargs`` for the base arguments; the merged signature lets ``MODELS.build`` reject
-    a misspelt argument with suggestions instead of a bare TypeError deep inside the base class.
-    """
-
-    def decorate(cls: type) -> type:
-        own = inspect.signature(cls.__init__).parameters
-        params = [p for p in own.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-        names = {p.name for p in params}
-        for p in inspect.signature(base_init).parameters.values():
-            if p.name in names or p.name in drop or p.name == "self" or p.kind is inspect.Parameter.VAR_KEYWORD:
-                continue
-            params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY))
-        cls.__init__.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-        return cls
-
-    return decorate
 
 
 @MODELS.register_module()

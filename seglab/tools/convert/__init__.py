@@ -1,4 +1,5 @@
-"""``seglab dataset-convert NAME SRC DST``: official dataset downloads -> MMSeg's folder layouts."""
+"""``seglab dataset-convert NAME SRC DST``: official dataset downloads -> MMSeg's folder layouts;
+``binary-mask`` and ``palette-mask`` turn your own masks into index PNGs."""
 from __future__ import annotations
 
 import argparse
@@ -27,6 +28,9 @@ CONVERTERS = {
     "pascal_context": "pascal_context",
     "isaid": "isaid",
     "synapse": "synapse",
+    # generic: your own masks
+    "binary-mask": "binary_mask",
+    "palette-mask": "palette_mask",
 }
 
 
@@ -39,7 +43,7 @@ def get_converter(name: str) -> ModuleType:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``dataset-convert`` (one sub-command per dataset) on an argparse subparsers object."""
-    p = subparsers.add_parser("dataset-convert", help="convert an official dataset download to MMSeg's layout",
+    p = subparsers.add_parser("dataset-convert", help="convert an official dataset download (or your own masks) to MMSeg's layout",
                               description=__doc__)
     names = p.add_subparsers(dest="dataset", metavar="NAME", required=True)
     for name in CONVERTERS:

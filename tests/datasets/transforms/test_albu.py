@@ -3,6 +3,7 @@ import builtins
 
 import numpy as np
 import pytest
+from _optional import require
 
 import seglab.datasets  # noqa: F401 - registration
 from seglab.registry import TRANSFORMS
@@ -28,7 +29,7 @@ def coded(h=6, w=8):
 
 
 def test_flip_moves_image_mask_and_second_image_together():
-    pytest.importorskip("albumentations")
+    require("albumentations")
     img, seg = coded()
     t = TRANSFORMS.build(dict(type="Albu", transforms=[dict(type="HorizontalFlip", p=1.0)]))
     out = t(dict(img=img.copy(), img2=img.copy() + 1, gt_seg_map=seg.copy(), seg_fields=["gt_seg_map"]))
@@ -39,7 +40,7 @@ def test_flip_moves_image_mask_and_second_image_together():
 
 
 def test_channel_order_round_trip_and_nested_compose():
-    pytest.importorskip("albumentations")
+    require("albumentations")
     img, seg = coded()
     t = TRANSFORMS.build(dict(type="Albu", update_pad_shape=True, transforms=[
         dict(type="OneOf", transforms=[dict(type="VerticalFlip", p=1.0)], p=1.0),

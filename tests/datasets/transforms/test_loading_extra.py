@@ -2,6 +2,7 @@
 import cv2
 import numpy as np
 import pytest
+from _optional import require
 
 from seglab.datasets.transforms import (
     LoadDepthAnnotation,
@@ -14,7 +15,7 @@ from seglab.datasets.transforms.loading_extra import read_multiband
 
 
 def test_four_band_uint16_geotiff_loads_band_order_and_values(tmp_path):
-    tifffile = pytest.importorskip("tifffile")
+    tifffile = require("tifffile")
     rng = np.random.default_rng(0)
     bands = rng.integers(0, 65535, size=(4, 9, 11), dtype=np.uint16)  # (C, H, W), as GDAL writes bands
     path_planar, path_contig = str(tmp_path / "planar.tif"), str(tmp_path / "contig.tif")
@@ -33,7 +34,7 @@ def test_four_band_uint16_geotiff_loads_band_order_and_values(tmp_path):
 
 
 def test_float_single_band_tiff(tmp_path):
-    tifffile = pytest.importorskip("tifffile")
+    tifffile = require("tifffile")
     data = np.linspace(-1, 1, 30, dtype=np.float32).reshape(5, 6)
     tifffile.imwrite(tmp_path / "f.tif", data)
     out = LoadSingleRSImageFromFile(to_float32=False)(dict(img_path=str(tmp_path / "f.tif")))

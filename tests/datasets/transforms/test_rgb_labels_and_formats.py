@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from _optional import require
 
 import seglab.models  # noqa: F401 - registers SegDataPreProcessor
 from seglab.datasets import BaseSegDataset, pseudo_collate
@@ -107,7 +108,7 @@ def test_jpeg_and_tiff(tmp_path: Path) -> None:
     cv2.imwrite(str(tmp_path / "x.jpg"), flat, [cv2.IMWRITE_JPEG_QUALITY, 100])
     _, batch = _through_pipeline(tmp_path / "x.jpg")
     assert np.abs(batch[0].permute(1, 2, 0).numpy() - flat).max() <= 1
-    tifffile = pytest.importorskip("tifffile")
+    tifffile = require("tifffile")
     rgb = np.arange(2 * 3 * 3, dtype=np.uint16).reshape(2, 3, 3) * 3000
     tifffile.imwrite(str(tmp_path / "x.tif"), rgb)
     item, batch = _through_pipeline(tmp_path / "x.tif", imdecode_backend="tifffile", color_type="unchanged")

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _shared import FILL
 
 from seglab.registry import MODELS
 
 DATA = Path(__file__).parents[2] / "data" / "backbones"
-FILL_PATH = Path(__file__).parents[4] / "shared" / "parity" / "fill.py"
+FILL_PATH = FILL
 CASES = json.loads((DATA / "cases.json").read_text())
 
 

@@ -8,14 +8,14 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import torch
+from _shared import require
 from backbone_reference import CASES, DATA, FILL_PATH, assert_close, assert_manifest, build_case, load_fill
 
 
 @pytest.fixture(scope="session")
 def fill_mod():
-    """The shared parity weight filler (skips when the shared folder is not present)."""
-    if not FILL_PATH.exists():
-        pytest.skip(f"parity filler {FILL_PATH} not available")
+    """The shared parity weight filler (fails when the shared folder is not present)."""
+    require(FILL_PATH)
     return load_fill()
 
 

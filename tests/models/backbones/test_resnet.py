@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
+import _shared
 import pytest
 import torch
 from backbone_reference import CASES, assert_manifest
@@ -13,7 +13,7 @@ from seglab.models.backbones import ResNet, ResNetV1c, ResNetV1d
 from seglab.models.backbones.resnet import BasicBlock, Bottleneck
 from seglab.registry import MODELS, ConfigError
 
-GOLDENS = Path(__file__).parents[4] / "shared" / "parity" / "goldens"
+GOLDENS = _shared.GOLDENS
 PARITY = [n for n in CASES["cases"] if n.startswith("resnet")]
 KEYS_ONLY = [n for n in CASES["keys_only"] if n.startswith("resnet")]
 
@@ -43,8 +43,7 @@ def _golden_backbones() -> dict[str, tuple[dict, list]]:
 
 
 def test_shared_golden_backbone_manifests():
-    if not GOLDENS.exists():
-        pytest.skip("shared parity goldens not available")
+    _shared.require(GOLDENS)
     goldens = _golden_backbones()
     assert len(goldens) >= 3  # R18-d8, R50-d8, R50 without dilation
     for cfg, manifest in goldens.values():

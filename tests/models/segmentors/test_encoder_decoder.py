@@ -2,6 +2,7 @@
 import importlib.util
 from pathlib import Path
 
+import _shared
 import numpy as np
 import pytest
 import torch
@@ -14,7 +15,7 @@ from seglab.structures import SegDataSample
 
 REPO = Path(__file__).resolve().parents[3]
 REF = np.load(REPO / "tests" / "data" / "segmentors" / "reference.npz")
-FILL = REPO.parent / "shared" / "parity" / "fill.py"
+FILL = _shared.FILL
 
 
 class ToyBackbone(nn.Module):
@@ -44,8 +45,7 @@ def make_model(**test_cfg) -> EncoderDecoder:
 
 
 def filled(model: nn.Module) -> nn.Module:
-    if not FILL.is_file():
-        pytest.skip(f"{FILL} not found")
+    _shared.require(FILL)
     spec = importlib.util.spec_from_file_location("parity_fill", FILL)
     fill = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fill)

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from _optional import require
 
 from seglab.tools import convert
 from seglab.tools.convert import coco_stuff10k, isaid, pascal_context, synapse, voc_aug
@@ -41,7 +42,7 @@ def test_voc_aug_missing_scipy_is_named(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 
 def test_voc_aug_convert(tmp_path: Path) -> None:
-    sio = pytest.importorskip("scipy.io")
+    sio = require("scipy.io")
     sbd, devkit = tmp_path / "benchmark_RELEASE", tmp_path / "VOCdevkit"
     (sbd / "dataset/cls").mkdir(parents=True)
     mask = np.array([[0, 1, 255], [20, 15, 0]], np.uint8)
@@ -68,7 +69,7 @@ def test_coco_stuff10k_lookup_table() -> None:
 
 
 def test_coco_stuff10k_convert(tmp_path: Path) -> None:
-    sio = pytest.importorskip("scipy.io")
+    sio = require("scipy.io")
     src = tmp_path / "src"
     (src / "images").mkdir(parents=True)
     (src / "annotations").mkdir()
@@ -183,7 +184,7 @@ def test_synapse_window_and_labels() -> None:
 
 
 def test_synapse_convert(tmp_path: Path) -> None:
-    nib = pytest.importorskip("nibabel")
+    nib = require("nibabel")
     src = tmp_path / "Synapse"
     (src / "img").mkdir(parents=True)
     (src / "label").mkdir()
