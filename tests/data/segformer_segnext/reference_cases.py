@@ -6,21 +6,18 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
+from _shared import FILL, require
 
 from seglab.registry import MODELS
 
 HERE = Path(__file__).parent
-FILL = HERE.parents[3] / "shared" / "parity" / "fill.py"
 CASES = json.loads((HERE / "cases.json").read_text())
 REF = np.load(HERE / "reference.npz")
 
 
 def _fill_module():
-    if not FILL.is_file():
-        pytest.skip(f"parity filler {FILL} not available")
-    spec = importlib.util.spec_from_file_location("parity_fill", FILL)
+    spec = importlib.util.spec_from_file_location("parity_fill", require(FILL))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
