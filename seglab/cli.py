@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from seglab.tools import browse_dataset, check_dataset, convert, convert_weights, new_config
 
-    for tool in (check_dataset, browse_dataset, convert, new_config, convert_weights):
+    for tool in (check_dataset, browse_dataset, convert, convert_weights, new_config):
         tool.add_parser(sub)
     return parser
 
