@@ -47,8 +47,6 @@ MUST_RUN = (
 # implemented yet. test_not_implemented_list_is_exact keeps this list equal to what cannot build.
 NOT_IMPLEMENTED = frozenset({
     "ocrnet_hr18s_4xb2-40k_cityscapes-512x1024",
-    "segformer_mit-b0_8xb2-160k_ade20k-512x512",
-    "segnext_mscan-t_1xb16-adamw-160k_ade20k-512x512",
     "unet-s5-d16_fcn_4xb4-160k_cityscapes-512x1024",
 })
 # Sub-config keys whose 'type' is a MODELS type (norm_cfg/act_cfg/... types belong to the layer builders).
@@ -202,4 +200,8 @@ def test_parity(name, variant):
         if cfg is None:
             assert name in NOT_IMPLEMENTED, f"configs/{manifest['config']} must exist"
             skip_reason("parity-family-not-implemented", f"configs/{manifest['config']} does not exist yet")
+    # The goldens were made by seeding torch.manual_seed(0), building, loading and running model(x) then
+    # encode_decode(x); a model that draws random numbers in forward (LightHamHead's NMF bases) matches them
+    # only from that global RNG state, and only if building it consumes random numbers as MMSeg's does.
+    torch.manual_seed(0)
     _check_parity(_build(cfg, name), name, manifest)

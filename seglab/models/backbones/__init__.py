@@ -5,8 +5,10 @@ from .bisenetv2 import BiSeNetV2  # noqa: F401
 from .ddrnet import DDRNet  # noqa: F401
 from .fast_scnn import FastSCNN  # noqa: F401
 from .mae import MAE  # noqa: F401
+from .mit import MixVisionTransformer  # noqa: F401
 from .mobilenet_v2 import MobileNetV2  # noqa: F401
 from .mobilenet_v3 import MobileNetV3  # noqa: F401
+from .mscan import MSCAN  # noqa: F401
 from .pidnet import PIDNet  # noqa: F401
 from .resnest import ResNeSt  # noqa: F401
 from .resnet import ResNet, ResNetV1c, ResNetV1d  # noqa: F401
