@@ -29,6 +29,7 @@ FAMILIES = [
     "fcn", "pspnet", "deeplabv3", "deeplabv3plus", "upernet", "sem_fpn", "ann", "apcnet", "ccnet",
     "danet", "dmnet", "dnlnet", "emanet", "encnet", "fastfcn", "gcnet", "isanet", "nonlocal_net",
     "psanet", "resnest", "mobilenet_v2",
+    "hrnet", "ocrnet", "unet",
 ]
 
 

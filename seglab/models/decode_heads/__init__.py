@@ -2,6 +2,7 @@
 from .ann_head import ANNHead
 from .apc_head import APCHead
 from .aspp_head import ASPPHead
+from .cascade_decode_head import BaseCascadeDecodeHead
 from .cc_head import CCHead
 from .da_head import DAHead
 from .decode_head import BaseDecodeHead
@@ -14,6 +15,7 @@ from .fpn_head import FPNHead
 from .gc_head import GCHead
 from .isa_head import ISAHead
 from .nl_head import NLHead
+from .ocr_head import OCRHead
 from .psa_head import PSAHead
 from .psp_head import PSPHead
 from .sep_aspp_head import DepthwiseSeparableASPPHead
