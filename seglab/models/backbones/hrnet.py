@@ -281,8 +281,16 @@ class HRNet(nn.Module):
                 param.requires_grad = False
 
     def _transition(self, transition: nn.ModuleList, y: list[torch.Tensor], num_branches: int) -> list[torch.Tensor]:
-        # A branch with a transition layer reads the previous stage's lowest resolution (MMSeg's rule).
-        return [y[i] if transition[i] is None else transition[i](y[-1]) for i in range(num_branches)]
+        # A new branch grows from the previous stage's lowest resolution; an existing branch whose width
+        # changes is projected from itself. (MMSeg 1.2.2 feeds that projection the lowest resolution too,
+        # which breaks when a width changes after stage 2; none of its configs does that, so both agree.)
+        outs = []
+        for i in range(num_branches):
+            if transition[i] is None:
+                outs.append(y[i])
+            else:
+                outs.append(transition[i](y[i] if i < len(y) else y[-1]))
+        return outs
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """x: (N, in_channels, H, W) -> list of (N, out_channels[i], ceil(H / out_strides[i]), ...)."""
