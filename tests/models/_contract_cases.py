@@ -50,6 +50,8 @@ class Case:
     out_strides: tuple[int, ...] = ()
     out_like: int = -1
     neck_out: Callable[[tuple[Shape, ...]], list[Shape]] | None = None
+    prev_output: bool = False  # a cascade head: the last input map is the previous stage's logits
+
 
     @property
     def type(self) -> str:
@@ -63,6 +65,17 @@ def _backbone(name: str, cfg: dict, channels: tuple[int, ...], strides: tuple[in
 def _head(name: str, cfg: dict, inputs: tuple[tuple[Shape, ...], ...] = TWO_LEVEL, out_like: int = -1,
           **extra) -> Case:
     return Case(name, "head", {"num_classes": 5, **cfg}, inputs, out_like=out_like, **extra)
+
+
+def _cascade_head(name: str, cfg: dict, inputs: tuple[tuple[Shape, ...], ...] = TWO_LEVEL, level: int = -1) -> Case:
+    """A cascade head case: the maps of ``inputs`` plus the previous stage's 5-class logits at ``level``'s size."""
+    with_prev = tuple((*shapes, (shapes[level][0], 5, *shapes[level][2:])) for shapes in inputs)
+    return _head(name, cfg, with_prev, out_like=-1, prev_output=True)
+
+
+def _images(*sizes: tuple[int, int], channels: int = 3) -> tuple[tuple[Shape, ...], ...]:
+    """Backbone inputs of the given (H, W) sizes (for backbones that need sizes divisible by a rate)."""
+    return tuple(((BATCH, channels, h, w),) for h, w in sizes)
 
 
 def _fpn_out(num_outs: int, start: int = 0) -> Callable[[tuple[Shape, ...]], list[Shape]]:
@@ -91,6 +104,17 @@ _R18 = (8, 16, 32, 64)
 _STRIDES = (4, 8, 16, 32)
 _DILATED = dict(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4), contract_dilation=True)
 
+_HRNET_TINY = dict(
+    stage1=dict(num_modules=1, num_branches=1, block="BOTTLENECK", num_blocks=(1,), num_channels=(4,)),
+    stage2=dict(num_modules=1, num_branches=2, block="BASIC", num_blocks=(1, 1), num_channels=(4, 8)),
+    stage3=dict(num_modules=1, num_branches=3, block="BASIC", num_blocks=(1, 1, 1), num_channels=(4, 8, 12)),
+    stage4=dict(num_modules=2, num_branches=4, block="BASIC", num_blocks=(1, 1, 1, 1), num_channels=(4, 8, 12, 16)))
+_HRNET_BOTTLENECK = dict(
+    stage1=dict(num_modules=1, num_branches=1, block="BASIC", num_blocks=(1,), num_channels=(8,)),
+    stage2=dict(num_modules=1, num_branches=2, block="BOTTLENECK", num_blocks=(1, 1), num_channels=(2, 4)),
+    stage3=dict(num_modules=1, num_branches=3, block="BASIC", num_blocks=(1, 1, 1), num_channels=(8, 16, 8)),
+    stage4=dict(num_modules=1, num_branches=4, block="BASIC", num_blocks=(1, 1, 1, 1), num_channels=(8, 16, 8, 16)))
+
 CASES: list[Case] = [
     # -- backbones ---------------------------------------------------------------------------------
     _backbone("ResNet-18", dict(type="ResNet", **_RESNET), _R18, _STRIDES),
@@ -104,6 +128,25 @@ CASES: list[Case] = [
     _backbone("MobileNetV2-0.25", dict(type="MobileNetV2", widen_factor=0.25), (8, 8, 24, 80), _STRIDES),
     _backbone("MobileNetV2-0.25-dilated", dict(type="MobileNetV2", widen_factor=0.25, strides=(1, 2, 2, 1, 1, 1, 1),
                                                dilations=(1, 1, 1, 2, 2, 4, 4)), (8, 8, 24, 80), (4, 8, 8, 8)),
+    _backbone("HRNet-tiny", dict(type="HRNet", norm_cfg=BN, extra=_HRNET_TINY), (4, 8, 12, 16), _STRIDES),
+    _backbone("HRNet-tiny-bottleneck-frozen", dict(type="HRNet", norm_cfg=BN, extra=_HRNET_BOTTLENECK,
+                                                   frozen_stages=1, in_channels=3), (8, 16, 8, 16), _STRIDES),
+    # UNet needs H, W divisible by its total downsample rate: a rate-1 UNet takes the odd sizes.
+    _backbone("UNet-s3-no-downsample", dict(type="UNet", base_channels=4, num_stages=3, strides=(1, 1, 1),
+                                            enc_num_convs=(1, 1, 2), dec_num_convs=(1, 2), downsamples=(False, False),
+                                            enc_dilations=(1, 1, 2), dec_dilations=(1, 2), norm_cfg=BN),
+              (16, 8, 4), (1, 1, 1)),
+    Case("UNet-s4-interp", "backbone", dict(type="UNet", base_channels=4, num_stages=4, strides=(1, 1, 1, 1),
+                                            enc_num_convs=(2, 1, 1, 1), dec_num_convs=(1, 1, 1),
+                                            downsamples=(True, True, True), enc_dilations=(1, 1, 1, 1),
+                                            dec_dilations=(1, 1, 1), norm_cfg=BN),
+         _images((24, 40), (64, 64)), out_channels=(32, 16, 8, 4), out_strides=(8, 4, 2, 1)),
+    Case("UNet-s3-strided-deconv", "backbone", dict(type="UNet", base_channels=4, num_stages=3, strides=(1, 2, 1),
+                                                    enc_num_convs=(1, 1, 1), dec_num_convs=(1, 1),
+                                                    downsamples=(True, True), enc_dilations=(1, 1, 1),
+                                                    dec_dilations=(1, 1), upsample_cfg=dict(type="DeconvModule"),
+                                                    norm_cfg=BN),
+         _images((36, 44), (64, 64)), out_channels=(16, 8, 4), out_strides=(4, 2, 1)),
     # -- necks -------------------------------------------------------------------------------------
     Case("FPN", "neck", dict(type="FPN", in_channels=[4, 8, 12, 16], out_channels=8, num_outs=5), PYRAMID,
          neck_out=_fpn_out(5)),
@@ -152,6 +195,10 @@ CASES: list[Case] = [
     _head("ISAHead", dict(type="ISAHead", in_channels=16, channels=8, isa_channels=8, down_factor=(2, 2),
                           norm_cfg=BN)),
     _head("NLHead", dict(type="NLHead", in_channels=16, channels=8, reduction=2, norm_cfg=BN)),
+    _cascade_head("OCRHead", dict(type="OCRHead", in_channels=16, channels=8, ocr_channels=4, norm_cfg=BN)),
+    _cascade_head("OCRHead-resize-concat", dict(type="OCRHead", in_channels=[8, 16], in_index=[0, 1],
+                                                input_transform="resize_concat", channels=8, ocr_channels=6,
+                                                dropout_ratio=-1, norm_cfg=BN), level=0),
     _head("PSAHead", dict(type="PSAHead", in_channels=16, channels=8, mask_size=(7, 7), norm_cfg=BN)),
     _head("PSAHead-collect", dict(type="PSAHead", in_channels=16, channels=8, mask_size=(5, 5), psa_type="collect",
                                   shrink_factor=1, norm_cfg=BN)),

@@ -83,6 +83,11 @@ def make_inputs(case: Case, variant: int, seed: int = 0) -> torch.Tensor | list[
     return maps[0] if case.kind == "backbone" else maps
 
 
+def run(model: nn.Module, case: Case, x: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | tuple | list:
+    """Call ``model`` on its case inputs; a cascade head takes the last map as the previous stage's logits."""
+    return model(x[:-1], x[-1]) if case.prev_output else model(x)
+
+
 def as_list(out: torch.Tensor | tuple | list) -> list[torch.Tensor]:
     """A module output (a tensor, or a tuple such as DAHead's or EncHead's) as a list of tensors."""
     return [out] if isinstance(out, torch.Tensor) else list(out)
@@ -129,7 +134,7 @@ def test_forward_gives_declared_shapes_at_odd_sizes(case: Case):
         assert list(model.out_strides) == list(case.out_strides)
     for variant in range(len(case.inputs)):
         with torch.no_grad():
-            outs = as_list(model(make_inputs(case, variant)))
+            outs = as_list(run(model, case, make_inputs(case, variant)))
         expected = expected_shapes(case, model, variant)
         got = [tuple(o.shape) for o in outs]
         if case.kind == "head":
@@ -143,7 +148,7 @@ def test_forward_gives_declared_shapes_at_odd_sizes(case: Case):
 def test_backward_reaches_every_trainable_parameter(case: Case):
     model = build(case).train()
     close_dropout(model)
-    outs = as_list(model(make_inputs(case, 0)))
+    outs = as_list(run(model, case, make_inputs(case, 0)))
     gen = torch.Generator().manual_seed(1)
     # A random projection, so no parameter hides behind a symmetric cancellation (e.g. sum after BN).
     scalar = sum((o * torch.randn(o.shape, generator=gen)).sum() for o in outs)
@@ -168,7 +173,7 @@ def test_eval_mode_is_deterministic_and_stateless(case: Case):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     x = make_inputs(case, 0)
     with torch.no_grad():
-        first, second = as_list(model(x)), as_list(model(x))
+        first, second = as_list(run(model, case, x)), as_list(run(model, case, x))
     assert all(torch.equal(a, b) for a, b in zip(first, second)), f"{case.name}: two eval forwards differ"
     changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
     assert not changed, f"{case.name}: an eval forward changed state: {changed}"
@@ -178,7 +183,7 @@ def test_eval_mode_is_deterministic_and_stateless(case: Case):
 def test_state_dict_round_trips_into_a_fresh_instance(case: Case):
     model = build(case, seed=0).train()
     with torch.no_grad():
-        model(make_inputs(case, 1))  # move BN running stats (and EMA bases) off their initial values
+        run(model, case, make_inputs(case, 1))  # move BN running stats (and EMA bases) off their initial values
     model.eval()
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
@@ -188,7 +193,7 @@ def test_state_dict_round_trips_into_a_fresh_instance(case: Case):
     fresh.eval()
     x = make_inputs(case, 0)
     with torch.no_grad():
-        ours, theirs = as_list(model(x)), as_list(fresh(x))
+        ours, theirs = as_list(run(model, case, x)), as_list(run(fresh, case, x))
     assert all(torch.equal(a, b) for a, b in zip(ours, theirs)), f"{case.name}: outputs differ after reloading"
 
 
