@@ -202,6 +202,14 @@ BACKBONES = [
     dict(type="ResNeXt", depth=50, stem_channels=8, base_channels=8, groups=2, base_width=4),
     dict(type="ResNeSt", depth=50, stem_channels=16, base_channels=8, radix=2, reduction_factor=4),
     dict(type="MobileNetV2", widen_factor=0.25),
+    dict(type="HRNet", extra=dict(
+        stage1=dict(num_modules=1, num_branches=1, block="BOTTLENECK", num_blocks=(1,), num_channels=(4,)),
+        stage2=dict(num_modules=1, num_branches=2, block="BASIC", num_blocks=(1, 1), num_channels=(4, 8)),
+        stage3=dict(num_modules=1, num_branches=3, block="BASIC", num_blocks=(1, 1, 1), num_channels=(4, 8, 8)),
+        stage4=dict(num_modules=1, num_branches=4, block="BASIC", num_blocks=(1, 1, 1, 1),
+                    num_channels=(4, 8, 8, 8)))),
+    dict(type="UNet", base_channels=4, num_stages=3, strides=(1, 1, 1), enc_num_convs=(1, 1, 1),
+         dec_num_convs=(1, 1), downsamples=(True, True), enc_dilations=(1, 1, 1), dec_dilations=(1, 1)),
 ]
 
 
