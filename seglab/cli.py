@@ -238,9 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-overlays", type=int, default=8, help="how many overlay images to write")
     p.set_defaults(func=_demo)
 
-    from seglab.tools import browse_dataset, check_dataset, convert, new_config
+    from seglab.tools import browse_dataset, check_dataset, convert, convert_weights, new_config
 
-    for tool in (check_dataset, browse_dataset, convert, new_config):
+    for tool in (check_dataset, browse_dataset, convert, convert_weights, new_config):
         tool.add_parser(sub)
     return parser
 

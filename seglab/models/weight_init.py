@@ -30,7 +30,9 @@ __all__ = [
     "init_components",
     "kaiming_cnn_init",
     "load_pretrained",
+    "load_pretrained_state",
     "pretrained_cfgs",
+    "read_pretrained",
     "resolve_init_cfg",
     "without_pretrained",
 ]
@@ -114,7 +116,11 @@ def load_pretrained(module: nn.Module, init_cfg: Mapping | Sequence | None, owne
     return bool(cfgs)
 
 
-def _load_one(module: nn.Module, cfg: dict, owner: str) -> None:
+def read_pretrained(cfg: Mapping, owner: str) -> tuple[dict[str, torch.Tensor], str]:
+    """The tensors a Pretrained ``init_cfg`` names (``prefix`` or a DataParallel ``module.`` stripped) and where from.
+
+    Reads local paths, URLs and the named schemes through ``seglab.io``; raises PretrainedWeightsError.
+    """
     source = os.fspath(cfg["checkpoint"])
     prefix = cfg.get("prefix")
     if prefix is not None and not prefix.endswith("."):
@@ -131,14 +137,23 @@ def _load_one(module: nn.Module, cfg: dict, owner: str) -> None:
         if not state:
             raise PretrainedWeightsError(f"{owner}: no key of {source} starts with prefix {prefix!r} "
                                          f"(its keys look like {_first(weights)})")
+    return state, source + (f" (prefix {prefix!r})" if prefix else "")
+
+
+def load_pretrained_state(module: nn.Module, state: Mapping[str, torch.Tensor], owner: str, where: str) -> None:
+    """Load ``state`` into ``module`` non-strictly, log the report; raise when no tensor fits."""
     report = load_weights(module, state)
-    where = source + (f" (prefix {prefix!r})" if prefix else "")
     if report.loaded == 0:
         raise PretrainedWeightsError(
             f"{owner}: none of the {len(state)} tensors in {where} fits the module: the checkpoint's keys look "
             f"like {_first(state)}, {owner}'s like {_first(module.state_dict())}{_prefix_hint(state, module)}\n"
             f"To continue, {_FIX}")
     _log_report(owner, where, report)
+
+
+def _load_one(module: nn.Module, cfg: dict, owner: str) -> None:
+    state, where = read_pretrained(cfg, owner)
+    load_pretrained_state(module, state, owner, where)
 
 
 def _first(keys: Any, n: int = 3) -> str:

@@ -36,10 +36,12 @@ BN = dict(type="BN", requires_grad=True)
 class Case:
     """One contract case.
 
-    ``kind`` is 'backbone', 'neck' or 'head'. ``inputs[v]`` holds the input shapes for size variant
-    ``v`` (a backbone takes the single image tensor, necks and heads a list of maps). Outputs:
+    ``kind`` is 'backbone', 'neck', 'head' or 'mask_head'. ``inputs[v]`` holds the input shapes for size
+    variant ``v`` (a backbone takes the single image tensor, necks and heads a list of maps). Outputs:
     backbones check ``out_channels``/``out_strides`` (declared here and on the model); heads give
-    (N, out_channels, h, w) with (h, w) of ``inputs[v][out_like]``; necks give ``neck_out(shapes)``.
+    (N, out_channels, h, w) with (h, w) of ``inputs[v][out_like]``; necks give ``neck_out(shapes)``;
+    mask heads give ``mask_layers`` class scores (N, num_queries, num_classes + 1) then as many mask
+    logits (N, num_queries, h, w).
     """
 
     name: str
@@ -50,6 +52,7 @@ class Case:
     out_strides: tuple[int, ...] = ()
     out_like: int = -1
     neck_out: Callable[[tuple[Shape, ...]], list[Shape]] | None = None
+    mask_layers: int = 0
     prev_output: bool = False  # a cascade head: the last input map is the previous stage's logits
 
 
@@ -99,6 +102,29 @@ def _mln_out(shapes: tuple[Shape, ...]) -> list[Shape]:
     return [(n, 6, math.floor(h * s), math.floor(w * s)) for s in (0.5, 1, 2)]
 
 
+def _upsampled(channels: tuple[tuple[int], ...], scale: int) -> tuple[tuple[Shape, ...], ...]:
+    """Maps of the given channels at 5x6 / 8x8, then an unread (N, 1, scale*h, scale*w) size marker."""
+    return tuple(tuple((BATCH, c[0], h, w) for c in channels) + ((BATCH, 1, scale * h, scale * w),)
+                 for h, w in ((5, 6), (8, 8)))
+
+
+def _dpt_inputs() -> tuple[tuple[Shape, ...], ...]:
+    """Four ViT maps (N, 8, h, w) without cls tokens (readout 'ignore'), then the 8h x 8w size marker.
+
+    Powers of two: the fusion path doubles the coarsest (stride-2 conv) map four times.
+    """
+    return tuple(((BATCH, 8, h, w),) * 4 + ((BATCH, 1, 8 * h, 8 * w),) for h, w in ((2, 4), (4, 4)))
+
+
+def _f2p_out(rescales: tuple[float, ...]) -> Callable[[tuple[Shape, ...]], list[Shape]]:
+    def expect(shapes: tuple[Shape, ...]) -> list[Shape]:
+        # transposed convs multiply exactly; max pooling floors
+        return [(n, c, int(h * s) if s >= 1 else h // int(1 / s), int(w * s) if s >= 1 else w // int(1 / s))
+                for (n, c, h, w), s in zip(shapes, rescales)]
+
+    return expect
+
+
 _RESNET = dict(depth=18, stem_channels=8, base_channels=8)
 _R18 = (8, 16, 32, 64)
 _STRIDES = (4, 8, 16, 32)
@@ -128,6 +154,29 @@ CASES: list[Case] = [
     _backbone("MobileNetV2-0.25", dict(type="MobileNetV2", widen_factor=0.25), (8, 8, 24, 80), _STRIDES),
     _backbone("MobileNetV2-0.25-dilated", dict(type="MobileNetV2", widen_factor=0.25, strides=(1, 2, 2, 1, 1, 1, 1),
                                                dilations=(1, 1, 1, 2, 2, 4, 4)), (8, 8, 24, 80), (4, 8, 8, 8)),
+    _backbone("SwinTransformer", dict(type="SwinTransformer", embed_dims=8, depths=(2, 2), num_heads=(1, 2),
+                                      strides=(4, 2), out_indices=(0, 1), window_size=3), (8, 16), (4, 8)),
+    _backbone("SwinTransformer-abs-pos-3-stages", dict(type="SwinTransformer", embed_dims=8, depths=(1, 2, 1),
+                                                       num_heads=(1, 2, 2), strides=(2, 2, 2), patch_size=2,
+                                                       out_indices=(1, 2), window_size=4, use_abs_pos_embed=True,
+                                                       pretrain_img_size=32), (16, 32), (4, 8)),
+    _backbone("VisionTransformer", dict(type="VisionTransformer", img_size=32, patch_size=8, embed_dims=8,
+                                        num_layers=3, num_heads=2, out_indices=(1, 2), final_norm=True,
+                                        drop_path_rate=0.1), (8, 8), (8, 8)),
+    _backbone("VisionTransformer-origin-prenorm", dict(type="VisionTransformer", img_size=(24, 40),
+                                                             patch_size=4, embed_dims=8, num_layers=2, num_heads=2,
+                                                             out_origin=True, pre_norm=True,
+                                                             patch_norm=True, patch_bias=True, qkv_bias=False,
+                                                             interpolate_mode="bilinear", out_indices=-1),
+              (8, 8), (4, 4)),
+    # BEiT/MAE patch embeddings have no padding (floor), so their sizes are multiples of the patch;
+    # both differ from img_size, which resizes the relative position tables (and MAE's pos_embed).
+    Case("BEiT", "backbone", dict(type="BEiT", img_size=32, patch_size=8, embed_dims=8, num_layers=2, num_heads=2,
+                                  out_indices=(0, 1), final_norm=True, drop_path_rate=0.1),
+         (((BATCH, 3, 24, 40),), ((BATCH, 3, 32, 32),)), out_channels=(8, 8), out_strides=(8, 8)),
+    Case("MAE", "backbone", dict(type="MAE", img_size=32, patch_size=8, embed_dims=8, num_layers=2, num_heads=2,
+                                 out_indices=-1, patch_norm=True),
+         (((BATCH, 3, 24, 40),), ((BATCH, 3, 32, 32),)), out_channels=(8,), out_strides=(8,)),
     _backbone("HRNet-tiny", dict(type="HRNet", norm_cfg=BN, extra=_HRNET_TINY), (4, 8, 12, 16), _STRIDES),
     _backbone("HRNet-tiny-bottleneck-frozen", dict(type="HRNet", norm_cfg=BN, extra=_HRNET_BOTTLENECK,
                                                    frozen_stages=1, in_channels=3), (8, 16, 8, 16), _STRIDES),
@@ -159,6 +208,15 @@ CASES: list[Case] = [
     Case("MultiLevelNeck", "neck", dict(type="MultiLevelNeck", in_channels=[16], out_channels=6, scales=[0.5, 1, 2],
                                         norm_cfg=BN, act_cfg=dict(type="ReLU")),
          tuple(shapes[1:] for shapes in TWO_LEVEL), neck_out=_mln_out),
+    Case("MLANeck", "neck", dict(type="MLANeck", in_channels=[8, 8, 8], out_channels=6, norm_cfg=BN,
+                                 act_cfg=dict(type="ReLU")),
+         tuple(shapes[:1] * 3 for shapes in TWO_LEVEL),
+         neck_out=lambda shapes: [(n, 6, h, w) for n, _, h, w in shapes]),
+    Case("Feature2Pyramid", "neck", dict(type="Feature2Pyramid", embed_dim=8, rescales=[4, 2, 1, 0.5], norm_cfg=BN),
+         tuple(shapes[:1] * 4 for shapes in TWO_LEVEL), neck_out=_f2p_out((4, 2, 1, 0.5))),
+    Case("Feature2Pyramid-down", "neck", dict(type="Feature2Pyramid", embed_dim=8, rescales=[2, 1, 0.5, 0.25],
+                                              norm_cfg=BN),
+         tuple(shapes[:1] * 4 for shapes in TWO_LEVEL), neck_out=_f2p_out((2, 1, 0.5, 0.25))),
     # -- decode heads (single level: the stride-8 map of TWO_LEVEL, 5x6 and 8x8) ----------------------
     _head("FCNHead", dict(type="FCNHead", in_channels=16, channels=8, norm_cfg=BN)),
     _head("FCNHead-no-convs", dict(type="FCNHead", in_channels=[8, 16], in_index=[0, 1], channels=24, num_convs=0,
@@ -202,6 +260,49 @@ CASES: list[Case] = [
     _head("PSAHead", dict(type="PSAHead", in_channels=16, channels=8, mask_size=(7, 7), norm_cfg=BN)),
     _head("PSAHead-collect", dict(type="PSAHead", in_channels=16, channels=8, mask_size=(5, 5), psa_type="collect",
                                   shrink_factor=1, norm_cfg=BN)),
+    _head("SegmenterMaskTransformerHead", dict(type="SegmenterMaskTransformerHead", in_channels=16, channels=16,
+                                               num_layers=2, num_heads=2, embed_dims=8, dropout_ratio=0.0)),
+    # Upsampling heads: the last map of the inputs is unread and only gives the expected output size.
+    _head("SETRUPHead-naive", dict(type="SETRUPHead", in_channels=16, in_index=0, channels=8, num_convs=1,
+                                   up_scale=4, kernel_size=1, norm_cfg=BN), _upsampled(((16,),), 4)),
+    _head("SETRUPHead-pup", dict(type="SETRUPHead", in_channels=16, in_index=0, channels=8, num_convs=2,
+                                 up_scale=2, kernel_size=3, norm_cfg=BN), _upsampled(((16,),), 4)),
+    _head("SETRMLAHead", dict(type="SETRMLAHead", in_channels=(8, 16), in_index=(0, 1), channels=8, mla_channels=4,
+                              up_scale=2, norm_cfg=BN), _upsampled(((8,), (16,)), 2)),
+    _head("DPTHead", dict(type="DPTHead", in_channels=(8, 8, 8, 8), in_index=(0, 1, 2, 3), channels=4,
+                          embed_dims=8, post_process_channels=[4, 4, 8, 8], readout_type="ignore",
+                          input_transform="multiple_select", norm_cfg=BN), _dpt_inputs(), out_like=4),
+]
+
+# -- mask-classification heads (per-layer class and mask logits from the stride-4 level) ---------------
+_GN2 = dict(type="GN", num_groups=2)
+_MASK_ATTN = dict(embed_dims=8, num_heads=2, attn_drop=0.0, proj_drop=0.0, dropout_layer=None, batch_first=True)
+_MASK_DECODER = dict(num_layers=2, layer_cfg=dict(self_attn_cfg=_MASK_ATTN, cross_attn_cfg=_MASK_ATTN,
+                                                  ffn_cfg=dict(embed_dims=8, feedforward_channels=12)))
+_MASK_COMMON = dict(in_channels=[4, 8, 12, 16], feat_channels=8, out_channels=8, num_classes=5, num_queries=3,
+                    positional_encoding=dict(num_feats=4, normalize=True),
+                    loss_cls=dict(type="mmdet.CrossEntropyLoss", class_weight=[1.0] * 5 + [0.1]))
+CASES += [
+    Case("MaskFormerHead", "mask_head", dict(
+        type="MaskFormerHead", pixel_decoder=dict(type="mmdet.PixelDecoder", norm_cfg=_GN2),
+        transformer_decoder=_MASK_DECODER, **_MASK_COMMON), PYRAMID, out_like=0, mask_layers=2),
+    Case("MaskFormerHead-transformer-encoder", "mask_head", dict(
+        type="MaskFormerHead", transformer_decoder=_MASK_DECODER, **_MASK_COMMON,
+        pixel_decoder=dict(type="mmdet.TransformerEncoderPixelDecoder", norm_cfg=_GN2,
+                           positional_encoding=dict(num_feats=4, normalize=True),
+                           encoder=dict(num_layers=1, layer_cfg=dict(
+                               self_attn_cfg=dict(embed_dims=8, num_heads=2),
+                               ffn_cfg=dict(embed_dims=8, feedforward_channels=12))))), PYRAMID, out_like=0,
+         mask_layers=2),
+    Case("Mask2FormerHead", "mask_head", dict(
+        type="Mask2FormerHead", num_transformer_feat_level=3, transformer_decoder=_MASK_DECODER, **_MASK_COMMON,
+        pixel_decoder=dict(type="mmdet.MSDeformAttnPixelDecoder", num_outs=3, norm_cfg=_GN2,
+                           positional_encoding=dict(num_feats=4, normalize=True),
+                           encoder=dict(num_layers=1, layer_cfg=dict(
+                               self_attn_cfg=dict(embed_dims=8, num_heads=2, num_levels=3, num_points=2,
+                                                  dropout=0.0),
+                               ffn_cfg=dict(embed_dims=8, feedforward_channels=12))))), PYRAMID, out_like=0,
+         mask_layers=3),
 ]
 
 CASES_BY_NAME: dict[str, Case] = {c.name: c for c in CASES}

@@ -19,6 +19,7 @@ from torch import nn
 
 import seglab.models  # noqa: F401 - registration
 from seglab.models.decode_heads import BaseDecodeHead
+from seglab.models.mask_classification.head_base import MaskClassificationHead
 from seglab.registry import MODELS
 from seglab.structures import SegDataSample
 
@@ -46,6 +47,8 @@ def _single_thread():
 def registered_kind(cls: type) -> str | None:
     """'backbone', 'neck' or 'head' for a seglab model class that needs a contract case, else None."""
     module = getattr(cls, "__module__", "")
+    if isinstance(cls, type) and issubclass(cls, MaskClassificationHead) and module.startswith("seglab."):
+        return "mask_head"
     if isinstance(cls, type) and issubclass(cls, BaseDecodeHead) and module.startswith("seglab."):
         return "head"
     return next((kind for prefix, kind in _KIND_OF_PACKAGE.items() if module.startswith(prefix)), None)
@@ -89,8 +92,11 @@ def run(model: nn.Module, case: Case, x: torch.Tensor | list[torch.Tensor]) -> t
 
 
 def as_list(out: torch.Tensor | tuple | list) -> list[torch.Tensor]:
-    """A module output (a tensor, or a tuple such as DAHead's or EncHead's) as a list of tensors."""
-    return [out] if isinstance(out, torch.Tensor) else list(out)
+    """A module output (a tensor, a tuple such as DAHead's or EncHead's, or a mask head's per-layer lists)
+    as a flat list of tensors."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    return [t for part in out for t in ([part] if isinstance(part, torch.Tensor) else part)]
 
 
 def expected_shapes(case: Case, model: nn.Module, variant: int) -> list[tuple[int, ...]]:
@@ -102,6 +108,9 @@ def expected_shapes(case: Case, model: nn.Module, variant: int) -> list[tuple[in
     if case.kind == "neck":
         return [tuple(s) for s in case.neck_out(shapes)]
     n, _, h, w = shapes[case.out_like]
+    if case.kind == "mask_head":
+        queries = model.num_queries
+        return [(n, queries, model.num_classes + 1)] * case.mask_layers + [(n, queries, h, w)] * case.mask_layers
     return [(n, model.out_channels, h, w)]
 
 
@@ -140,6 +149,8 @@ def test_forward_gives_declared_shapes_at_odd_sizes(case: Case):
         if case.kind == "head":
             assert model.out_channels == case.cfg.get("out_channels", case.cfg["num_classes"])
             got = got[:1]  # extra outputs (DAHead's pam/cam, EncHead's se logits) are checked by backward
+        if case.kind == "mask_head":
+            assert model.out_channels == case.cfg["num_classes"]  # the segmentor sees one map per class
         assert got == expected, f"{case.name} at input {case.inputs[variant]}"
         assert all(torch.isfinite(o).all() for o in outs)
 
@@ -219,6 +230,15 @@ SEGMENTORS = {
         backbone=_R18, neck=dict(type="FPN", in_channels=[8, 16, 32, 64], out_channels=8, num_outs=4),
         decode_head=dict(type="FPNHead", in_channels=[8, 8, 8, 8], in_index=[0, 1, 2, 3],
                          feature_strides=[4, 8, 16, 32], **_HEAD)),
+    "swin-uper": dict(
+        backbone=dict(type="SwinTransformer", embed_dims=8, depths=(2, 2), num_heads=(1, 2), strides=(4, 2),
+                      out_indices=(0, 1), window_size=3),
+        decode_head=dict(type="UPerHead", in_channels=[8, 16], in_index=[0, 1], pool_scales=(1, 2), **_HEAD)),
+    "vit-segmenter": dict(
+        backbone=dict(type="VisionTransformer", img_size=32, patch_size=8, embed_dims=8, num_layers=2, num_heads=2,
+                      final_norm=True),
+        decode_head=dict(type="SegmenterMaskTransformerHead", in_channels=8, channels=8, num_classes=4, num_layers=1,
+                         num_heads=2, embed_dims=8, dropout_ratio=0.0)),
 }
 SEG_PARAMS = [pytest.param(name, id=name) for name in SEGMENTORS]
 PREPROCESSOR = dict(type="SegDataPreProcessor", mean=[123.7, 116.3, 103.5], std=[58.4, 57.1, 57.4], bgr_to_rgb=True,

@@ -1,4 +1,4 @@
-"""Every MMSeg 1.2.2 CNN config's model builds in seglab with exactly MMSeg's state-dict layout.
+"""Every MMSeg 1.2.2 config's model (of the recorded families) builds in seglab with exactly MMSeg's state-dict layout.
 
 The manifests in tests/data/mmseg_manifests were recorded from MMSegmentation itself by
 tools/make_mmseg_manifests.py: per unique model dict, the configs using it, the dict, the number of
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import json
 import zlib
 from pathlib import Path
@@ -24,6 +25,7 @@ import seglab.models  # noqa: F401 - registers the models
 from seglab.registry import MODELS
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "mmseg_manifests"
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "make_mmseg_manifests.py"
 # Dicts under these keys are built by layer helpers (norm/act/conv), not by the MODELS registry.
 LAYER_KEYS = {"norm_cfg", "act_cfg", "conv_cfg", "dcn", "upsample_cfg"}
 
@@ -95,10 +97,20 @@ def load_entries() -> list[Any]:
 ENTRIES = load_entries()
 
 
+def _recorded_families() -> list[str]:
+    """FAMILIES of tools/make_mmseg_manifests.py (the families a manifest must exist for)."""
+    spec = importlib.util.spec_from_file_location("make_mmseg_manifests", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # imports mmseg only inside main()
+    return list(module.FAMILIES)
+
+
 def test_manifests_collected() -> None:
-    """Guard against a suite that silently checks nothing: 24 families, ~520 configs."""
+    """Guard against a suite that silently checks nothing: every family of the tool, ~470 configs."""
     configs = sum(len(p.values[1]["configs"]) for p in ENTRIES)
-    assert len({p.values[0] for p in ENTRIES}) == 24
+    families = _recorded_families()
+    assert len(families) >= 28
+    assert {p.values[0] for p in ENTRIES} == set(families)
     assert len(ENTRIES) >= 200 and configs >= 400
 
 

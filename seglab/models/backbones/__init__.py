@@ -1,7 +1,11 @@
 """backbones registered in MODELS."""
+from .beit import BEiT  # noqa: F401
 from .hrnet import HRNet  # noqa: F401
+from .mae import MAE  # noqa: F401
 from .mobilenet_v2 import MobileNetV2  # noqa: F401
 from .resnest import ResNeSt  # noqa: F401
 from .resnet import ResNet, ResNetV1c, ResNetV1d  # noqa: F401
 from .resnext import ResNeXt  # noqa: F401
+from .swin import SwinTransformer  # noqa: F401
 from .unet import UNet  # noqa: F401
+from .vit import VisionTransformer  # noqa: F401

@@ -1,0 +1,21 @@
+_base_ = [
+    '../_base_/models/segmenter_vit-b16_mask.py',
+    '../_base_/datasets/ade20k.py', '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_160k.py'
+]
+crop_size = (512, 512)
+data_preprocessor = dict(size=crop_size)
+checkpoint = 'https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segmenter/vit_tiny_p16_384_20220308-cce8c795.pth'  # noqa
+model = dict(
+    data_preprocessor=data_preprocessor,
+    pretrained=checkpoint,
+    backbone=dict(embed_dims=192, num_heads=3),
+    decode_head=dict(
+        type='SegmenterMaskTransformerHead', in_channels=192, channels=192, num_heads=3, embed_dims=192))
+
+# SGD (from the 160k schedule) with lr 0.001 and no weight decay; poly decay
+optimizer = dict(lr=0.001, weight_decay=0.0)
+optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer)
+# 8 GPUs x 1 image per GPU
+train_dataloader = dict(batch_size=1)
+val_dataloader = dict(batch_size=1)

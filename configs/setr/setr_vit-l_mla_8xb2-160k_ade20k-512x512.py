@@ -1,0 +1,5 @@
+_base_ = ['./setr_vit-l-mla_8xb1-160k_ade20k-512x512.py']
+# 8 GPUs x 2 images per GPU
+train_dataloader = dict(batch_size=2)
+val_dataloader = dict(batch_size=1)
+test_dataloader = val_dataloader
