@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import os.path as osp
 import sys
 import time
@@ -95,6 +94,8 @@ def _test(args: argparse.Namespace) -> int:
         cfg.visualizer = visualizer
     if args.tta:
         _use_tta(cfg)
+    if args.out:
+        _write_predictions_to(cfg, args.out)
     runner = Runner.from_cfg(cfg, device=args.device)
     metrics = runner.test()
     _close_dist(args)
@@ -103,33 +104,17 @@ def _test(args: argparse.Namespace) -> int:
     return 0
 
 
-def _infer(args: argparse.Namespace) -> int:
-    import torch
+def _write_predictions_to(cfg: Any, out_dir: str) -> None:
+    """MMSeg's ``tools/test.py --out``: every IoUMetric of the test evaluator writes index PNGs to ``out_dir``."""
+    from seglab.registry import ConfigError
 
-    from seglab.apis import SegInferencer
-    from seglab.apis.inferencer import expand_inputs
-    from seglab.tools._common import progress
-
-    if args.batch_size < 1:
-        raise SystemExit(f"seglab infer: --batch-size must be >= 1, got {args.batch_size}")
-    if not 0.0 <= args.opacity <= 1.0:
-        raise SystemExit(f"seglab infer: --opacity must be in [0, 1], got {args.opacity}")
-    cfg = _load_cfg(args.config, None, args.cfg_options)
-    if not osp.isfile(args.checkpoint) and "://" not in args.checkpoint:
-        raise SystemExit(f"seglab infer: checkpoint not found: {args.checkpoint}")
-    try:
-        items, _ = expand_inputs(args.inputs)
-    except (FileNotFoundError, ValueError) as exc:
-        raise SystemExit(f"seglab infer: {exc}") from None
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    inferencer = SegInferencer(cfg, args.checkpoint, device=device)
-    done = 0
-    for item, name, sample in progress(inferencer.iter_predict(args.inputs, args.batch_size), len(items), "infer"):
-        inferencer.save(item, name, sample, args.out_dir, opacity=args.opacity)
-        done += 1
-    print(f"seglab infer: {done} images; label maps in {osp.join(args.out_dir, 'pred')}, "
-          f"overlays in {osp.join(args.out_dir, 'vis')}")
-    return 0
+    evaluator = cfg.get("test_evaluator")
+    metrics = evaluator if isinstance(evaluator, list) else [evaluator]
+    writers = [m for m in metrics if isinstance(m, dict) and str(m.get("type", "")).endswith("IoUMetric")]
+    if not writers:
+        raise ConfigError("--out needs an IoUMetric in test_evaluator (it writes the prediction PNGs)")
+    for metric in writers:
+        metric["output_dir"] = out_dir
 
 
 def _use_tta(cfg: Any) -> None:
@@ -150,6 +135,7 @@ def _demo(args: argparse.Namespace) -> int:
     import torch
 
     from seglab.engine import Runner
+    from seglab.visualization import contact_sheet
 
     start = time.perf_counter()
     cfg = _load_cfg(_DEMO_CONFIG, args.work_dir, args.cfg_options)
@@ -164,26 +150,27 @@ def _demo(args: argparse.Namespace) -> int:
     runner.load_from = None  # test the model just trained
     metrics = runner.test()
     _print_table(runner, metrics)
-    # Overlays of the first validation images: ground truth | prediction.
-    out_dir = osp.join(runner.work_dir, "overlays")
-    os.makedirs(out_dir, exist_ok=True)
+    # One contact sheet of the first validation images: image | ground truth | prediction, with a legend.
+    rows = []
     model = runner.model
     model.eval()
-    written = 0
     with torch.no_grad():
         for batch in runner.test_dataloader:
             for sample in model.test_step(batch):
-                path = sample.metainfo["img_path"]
-                image = cv2.cvtColor(cv2.imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-                name = osp.splitext(osp.basename(path))[0]
-                runner.visualizer.add_datasample(name, image, data_sample=sample, out_file=osp.join(out_dir, f"{name}.png"))
-                written += 1
-                if written >= args.num_overlays:
-                    break
-            if written >= args.num_overlays:
+                if len(rows) < args.num_overlays:
+                    image = cv2.cvtColor(cv2.imread(sample.metainfo["img_path"], cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+                    gt = sample.gt_sem_seg.data[0].cpu().numpy() if sample.gt_sem_seg is not None else None
+                    rows.append((image, gt, sample.pred_sem_seg.data[0].cpu().numpy()))
+            if len(rows) >= args.num_overlays:
                 break
-    print(f"seglab demo: mIoU {metrics.get('mIoU', float('nan')):.2f}; {written} overlays (ground truth | prediction) "
-          f"in {out_dir}; took {time.perf_counter() - start:.0f} s")
+    meta = runner.test_dataloader.dataset.metainfo
+    sheet_path = osp.join(runner.work_dir, "overlays.png")
+    if rows:
+        sheet = contact_sheet(rows, meta["classes"], meta["palette"], row_height=args.overlay_height)
+        if not cv2.imwrite(sheet_path, sheet[..., ::-1]):
+            raise OSError(f"seglab demo: could not write {sheet_path}")
+    print(f"seglab demo: mIoU {metrics.get('mIoU', float('nan')):.2f}; contact sheet of {len(rows)} validation "
+          f"images (image | ground truth | prediction) in {sheet_path}; took {time.perf_counter() - start:.0f} s")
     return 0
 
 
@@ -216,31 +203,36 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--show-dir", help="write ground truth | prediction images of every test sample here")
     p.add_argument("--tta", action="store_true", help="test-time augmentation (the config's tta_pipeline/tta_model)")
+    p.add_argument("--out", help="also write each prediction as an index PNG <image stem>.png here "
+                   "(the test evaluator's output_dir)")
     p.add_argument("--launcher", choices=["none", "pytorch"], default="none", help="'pytorch' under torchrun")
     p.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
     p.set_defaults(func=_test)
 
-    p = sub.add_parser("infer", help="predict images, folders or globs: label PNGs in pred/, overlays in vis/")
-    p.add_argument("config", help="config file")
-    p.add_argument("checkpoint", help="checkpoint file (.pth or .safetensors) or URL")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or globs")
-    p.add_argument("--out-dir", default="outputs", help="where pred/ and vis/ go (default: outputs)")
-    p.add_argument("--batch-size", type=int, default=1, help="images per forward pass (sizes may differ)")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
-    p.add_argument("--opacity", type=float, default=0.8, help="overlay opacity in [0, 1] (default: 0.8)")
-    p.add_argument("--cfg-options", nargs="+", action=DictAction, metavar="KEY=VALUE",
-                   help="override config entries, e.g. model.test_cfg.mode=slide")
-    p.set_defaults(func=_infer)
-
     p = sub.add_parser("demo", help="generate the demo dataset, train a small FCN, evaluate, write overlays")
     common(p)
     p.add_argument("--data-root", help="where the demo dataset is generated (default: data/demo_shapes)")
-    p.add_argument("--num-overlays", type=int, default=8, help="how many overlay images to write")
+    p.add_argument("--num-overlays", type=int, default=8, help="how many validation images the contact sheet shows")
+    p.add_argument("--overlay-height", type=int, default=256, help="row height of the contact sheet in pixels")
     p.set_defaults(func=_demo)
 
-    from seglab.tools import browse_dataset, check_dataset, convert, convert_weights, new_config
+    from seglab.tools import (
+        analyze_logs,
+        benchmark,
+        browse_dataset,
+        check_dataset,
+        confusion_matrix,
+        convert,
+        convert_weights,
+        flops,
+        infer,
+        new_config,
+        print_config,
+        publish,
+    )
 
-    for tool in (check_dataset, browse_dataset, convert, convert_weights, new_config):
+    for tool in (infer, check_dataset, browse_dataset, convert, convert_weights, new_config, benchmark, flops,
+                 analyze_logs, confusion_matrix, print_config, publish):
         tool.add_parser(sub)
     return parser
 

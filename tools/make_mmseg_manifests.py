@@ -29,7 +29,7 @@ FAMILIES = [
     "fcn", "pspnet", "deeplabv3", "deeplabv3plus", "upernet", "sem_fpn", "ann", "apcnet", "ccnet",
     "danet", "dmnet", "dnlnet", "emanet", "encnet", "fastfcn", "gcnet", "isanet", "nonlocal_net",
     "psanet", "resnest", "mobilenet_v2", "maskformer", "mask2former",
-    "swin", "vit", "segmenter", "setr", "dpt", "beit", "mae",
+    "swin", "vit", "segmenter", "setr", "dpt", "beit", "mae", "segformer", "segnext",
     "hrnet", "ocrnet", "unet",
 ]
 # Configs of a family left out for now (their backbone is another family's work): name substrings.

@@ -22,6 +22,7 @@ from seglab.visualization import SegLocalVisualizer, get_palette
 
 __all__ = [
     "DEFAULT_TEST_PIPELINE",
+    "enable_tta",
     "inference_model",
     "init_model",
     "meta_from_checkpoint",
@@ -34,6 +35,7 @@ DEFAULT_TEST_PIPELINE = [dict(type="LoadImageFromFile"), dict(type="PackSegInput
 
 
 def _num_classes(model: nn.Module) -> int:
+    model = getattr(model, "module", model)  # a TTA wrapper predicts its segmentor's classes
     head = getattr(model, "decode_head", None)
     head = head[-1] if isinstance(head, nn.ModuleList) else head  # cascade: the last head predicts
     for obj in (head, model):
@@ -144,20 +146,52 @@ def init_model(
     return model.to(device).eval()
 
 
+def _without_annotations(steps: list) -> list:
+    """The pipeline without LoadAnnotations, also inside TestTimeAug's lists of transforms."""
+    out = []
+    for step in steps:
+        if isinstance(step, list):
+            step = _without_annotations(step)
+            if step:
+                out.append(step)
+            continue
+        if step.get("type") in ("LoadAnnotations", "mmseg.LoadAnnotations"):
+            continue
+        if "transforms" in step and isinstance(step["transforms"], list):
+            step = dict(step, transforms=_without_annotations(step["transforms"]))
+        out.append(step)
+    return out
+
+
 def _test_pipeline(model: nn.Module, from_array: bool) -> Any:
     from seglab.datasets.transforms import Compose
 
     cfg = getattr(model, "cfg", None)
-    steps = cfg.to_dict().get("test_pipeline") if cfg is not None else None
+    key = "tta_pipeline" if getattr(model, "is_tta", False) else "test_pipeline"
+    steps = cfg.to_dict().get(key) if cfg is not None else None
     steps = copy.deepcopy(list(steps)) if steps else copy.deepcopy(DEFAULT_TEST_PIPELINE)
-    # No annotations at inference time: drop their loading step (TTA wrappers are not unpacked here).
-    steps = [s for s in steps if s.get("type") not in ("LoadAnnotations", "mmseg.LoadAnnotations")]
+    # No annotations at inference time: drop their loading steps.
+    steps = _without_annotations(steps)
     if from_array:
         if steps and "LoadImage" in str(steps[0].get("type")):
             steps[0] = dict(type="LoadImageFromNDArray")
         else:
             steps.insert(0, dict(type="LoadImageFromNDArray"))
     return Compose(steps)
+
+
+def enable_tta(model: nn.Module) -> nn.Module:
+    """Wrap a model from ``init_model`` in its config's ``tta_model`` (e.g. SegTTAModel); predictions then use
+    ``tta_pipeline`` (MMSeg's ``--tta``). The wrapper keeps ``cfg`` and ``dataset_meta``."""
+    cfg = getattr(model, "cfg", None)
+    if cfg is None or not cfg.get("tta_pipeline") or not cfg.get("tta_model"):
+        raise ConfigError("TTA needs 'tta_pipeline' and 'tta_model' in the config "
+                          "(e.g. tta_model = dict(type='SegTTAModel') and a TestTimeAug pipeline)")
+    tta_cfg = dict(cfg.to_dict()["tta_model"])
+    tta_cfg["module"] = model
+    wrapper = MODELS.build(tta_cfg)
+    wrapper.cfg, wrapper.dataset_meta, wrapper.is_tta = cfg, getattr(model, "dataset_meta", None), True
+    return wrapper.to(next(model.parameters()).device).eval()
 
 
 def inference_model(model: nn.Module, img: ImageInput | Sequence[ImageInput]) -> SegDataSample | list[SegDataSample]:
@@ -185,7 +219,9 @@ def inference_model(model: nn.Module, img: ImageInput | Sequence[ImageInput]) ->
     # equals the one-image prediction and comes back at its own image's size.
     groups: dict[tuple, list[int]] = {}
     for i, x in enumerate(data["inputs"]):
-        groups.setdefault(tuple(x.shape), []).append(i)
+        # TestTimeAug gives a list of views per image: group by the shapes of all of them.
+        key = tuple(tuple(v.shape) for v in x) if isinstance(x, (list, tuple)) else tuple(x.shape)
+        groups.setdefault(key, []).append(i)
     outputs: list = [None] * len(imgs)
     with torch.no_grad():
         for indices in groups.values():

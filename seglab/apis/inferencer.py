@@ -20,6 +20,7 @@ from seglab.structures import SegDataSample
 
 from .inference import (
     _num_classes,
+    enable_tta,
     inference_model,
     init_model,
     meta_from_checkpoint,
@@ -100,6 +101,7 @@ class SegInferencer:
 
     ``model`` is a config path, a Config or a built segmentor; ``weights`` a checkpoint path or URL.
     Colours come from ``palette``, else the checkpoint's dataset meta, else the config's dataset.
+    ``tta=True`` predicts through the config's ``tta_model`` and ``tta_pipeline``.
     """
 
     def __init__(
@@ -109,6 +111,7 @@ class SegInferencer:
         device: str | torch.device = "cpu",
         classes: Sequence[str] | None = None,
         palette: Sequence[Sequence[int]] | None = None,
+        tta: bool = False,
     ) -> None:
         if isinstance(model, nn.Module):
             if weights is not None:
@@ -124,6 +127,8 @@ class SegInferencer:
             meta = dict(getattr(self.model, "dataset_meta", None) or {})
             meta.update({k: list(v) for k, v in (("classes", classes), ("palette", palette)) if v is not None})
             self.model.dataset_meta = meta
+        if tta:  # after the meta is settled: the wrapper copies it
+            self.model = enable_tta(self.model)
 
     @property
     def num_classes(self) -> int:

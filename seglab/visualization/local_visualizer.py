@@ -15,6 +15,7 @@ import torch
 
 from seglab.registry import VISBACKENDS, VISUALIZERS
 
+from .legend import draw_legend
 from .overlay import overlay
 from .palette import dataset_meta as named_dataset_meta
 from .palette import get_palette, random_palette
@@ -162,11 +163,13 @@ class SegLocalVisualizer:
         out_file: str | None = None,
         step: int = 0,
         with_labels: bool = False,
+        with_legend: bool = False,
     ) -> np.ndarray:
         """Draw [GT | prediction] overlays of ``data_sample`` on ``image`` (RGB (H, W, 3)) side by side.
 
         Writes the result to ``out_file`` (PNG/JPG via cv2) if given, else to every vis backend
-        under ``name`` and ``step``; returns it (RGB (H, W', 3) uint8).
+        under ``name`` and ``step``; returns it (RGB (H, W', 3) uint8). ``with_labels`` writes class names
+        at region centres; ``with_legend`` adds a legend of the drawn classes below (RGB (H + h, W', 3)).
         """
         image = np.asarray(image)
         if image.ndim == 2:
@@ -181,6 +184,9 @@ class SegLocalVisualizer:
         classes, palette = self._palette_for(masks)
         panels = [self._draw(image, m, classes, palette, with_labels) for m in masks] or [image]
         drawn = np.concatenate(panels, axis=1)
+        if with_legend and masks:
+            present = sorted({int(c) for m in masks for c in np.unique(m) if 0 <= c < len(classes)})
+            drawn = np.concatenate([drawn, draw_legend(classes, palette, drawn.shape[1], present=present)], axis=0)
         self.set_image(drawn)
         if show:
             try:

@@ -47,8 +47,6 @@ NOT_IMPLEMENTED = frozenset({
     "fast_scnn_8xb4-160k_cityscapes-512x1024",
     "mobilenet-v3-d8_lraspp_4xb4-320k_cityscapes-512x1024",
     "pidnet-s_2xb6-120k_1024x1024-cityscapes",
-    "segformer_mit-b0_8xb2-160k_ade20k-512x512",
-    "segnext_mscan-t_1xb16-adamw-160k_ade20k-512x512",
     "stdc1_4xb12-80k_cityscapes-512x1024",
 })
 # Sub-config keys whose 'type' is a MODELS type (norm_cfg/act_cfg/... types belong to the layer builders).
@@ -202,4 +200,8 @@ def test_parity(name, variant):
         if cfg is None:
             assert name in NOT_IMPLEMENTED, f"configs/{manifest['config']} must exist"
             skip_reason("parity-family-not-implemented", f"configs/{manifest['config']} does not exist yet")
+    # The goldens were made by seeding torch.manual_seed(0), building, loading and running model(x) then
+    # encode_decode(x); a model that draws random numbers in forward (LightHamHead's NMF bases) matches them
+    # only from that global RNG state, and only if building it consumes random numbers as MMSeg's does.
+    torch.manual_seed(0)
     _check_parity(_build(cfg, name), name, manifest)

@@ -202,6 +202,8 @@ BACKBONES = [
     dict(type="ResNeXt", depth=50, stem_channels=8, base_channels=8, groups=2, base_width=4),
     dict(type="ResNeSt", depth=50, stem_channels=16, base_channels=8, radix=2, reduction_factor=4),
     dict(type="MobileNetV2", widen_factor=0.25),
+    dict(type="MixVisionTransformer", embed_dims=4, num_layers=[1, 1, 1, 1], num_heads=[1, 2, 2, 4]),
+    dict(type="MSCAN", embed_dims=[8, 8, 16, 16], mlp_ratios=[2, 2, 2, 2], depths=[1, 1, 1, 1], norm_cfg=dict(type="BN")),
     dict(type="SwinTransformer", pretrain_img_size=32, embed_dims=8, depths=(1, 1), num_heads=(1, 2),
          strides=(4, 2), out_indices=(0, 1), window_size=2),
     dict(type="VisionTransformer", img_size=32, patch_size=8, embed_dims=8, num_layers=2, num_heads=2,

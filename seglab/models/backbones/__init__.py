@@ -2,7 +2,9 @@
 from .beit import BEiT  # noqa: F401
 from .hrnet import HRNet  # noqa: F401
 from .mae import MAE  # noqa: F401
+from .mit import MixVisionTransformer  # noqa: F401
 from .mobilenet_v2 import MobileNetV2  # noqa: F401
+from .mscan import MSCAN  # noqa: F401
 from .resnest import ResNeSt  # noqa: F401
 from .resnet import ResNet, ResNetV1c, ResNetV1d  # noqa: F401
 from .resnext import ResNeXt  # noqa: F401

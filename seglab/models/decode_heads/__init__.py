@@ -14,6 +14,7 @@ from .enc_head import EncHead
 from .fcn_head import FCNHead
 from .fpn_head import FPNHead
 from .gc_head import GCHead
+from .ham_head import LightHamHead
 from .isa_head import ISAHead
 from .mask2former_head import Mask2FormerHead
 from .maskformer_head import MaskFormerHead
@@ -21,6 +22,7 @@ from .nl_head import NLHead
 from .ocr_head import OCRHead
 from .psa_head import PSAHead
 from .psp_head import PSPHead
+from .segformer_head import SegformerHead
 from .segmenter_mask_head import SegmenterMaskTransformerHead
 from .sep_aspp_head import DepthwiseSeparableASPPHead
 from .sep_fcn_head import DepthwiseSeparableFCNHead

@@ -7,7 +7,6 @@ import warnings
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...registry import MODELS, ConfigError
@@ -201,28 +200,40 @@ class EncoderDecoder(BaseSegmentor):
         return self.encode_decode(inputs, batch_img_metas)
 
     def slide_inference(self, inputs: torch.Tensor, batch_img_metas: list[dict]) -> torch.Tensor:
-        """Average the logits of overlapping ``crop_size`` windows taken every ``stride`` pixels: (N, C, H, W)."""
+        """Average the logits of overlapping ``crop_size`` windows taken every ``stride`` pixels: (N, C, H, W).
+
+        ``test_cfg.batch_size`` (default 1) windows go through the network together; every window has
+        the same size, so the result equals the one-window-at-a-time result.
+        """
         try:
             h_stride, w_stride = self.test_cfg["stride"]
             h_crop, w_crop = self.test_cfg["crop_size"]
         except KeyError as exc:
             raise ConfigError(f"test_cfg mode='slide' needs crop_size=(h, w) and stride=(h, w); missing {exc}") from exc
+        window_batch = self.test_cfg.get("batch_size", 1)
+        if not isinstance(window_batch, int) or window_batch < 1:
+            raise ConfigError(f"test_cfg.batch_size (windows per forward in slide mode) must be an int >= 1, "
+                              f"got {window_batch!r}")
         batch_size, _, h_img, w_img = inputs.shape
         # Grids cover the image; the last window is shifted back so it ends at the border.
         h_grids = max(h_img - h_crop + h_stride - 1, 0) // h_stride + 1
         w_grids = max(w_img - w_crop + w_stride - 1, 0) // w_stride + 1
-        preds = inputs.new_zeros((batch_size, self.out_channels, h_img, w_img))
-        count = inputs.new_zeros((batch_size, 1, h_img, w_img))
+        boxes = []
         for h_idx in range(h_grids):
             for w_idx in range(w_grids):
                 y2 = min(h_idx * h_stride + h_crop, h_img)
                 x2 = min(w_idx * w_stride + w_crop, w_img)
-                y1, x1 = max(y2 - h_crop, 0), max(x2 - w_crop, 0)
-                crop = inputs[:, :, y1:y2, x1:x2]
-                crop_hw = tuple(crop.shape[2:])
-                crop_metas = [dict(m, img_shape=crop_hw, pad_shape=crop_hw) for m in batch_img_metas]
-                crop_logits = self.encode_decode(crop, crop_metas)
-                preds += F.pad(crop_logits, (x1, w_img - x2, y1, h_img - y2))
+                boxes.append((max(y2 - h_crop, 0), max(x2 - w_crop, 0), y2, x2))
+        preds = inputs.new_zeros((batch_size, self.out_channels, h_img, w_img))
+        count = inputs.new_zeros((batch_size, 1, h_img, w_img))
+        for start in range(0, len(boxes), window_batch):
+            chunk = boxes[start : start + window_batch]
+            crops = torch.cat([inputs[:, :, y1:y2, x1:x2] for y1, x1, y2, x2 in chunk])
+            crop_hw = tuple(crops.shape[2:])
+            crop_metas = [dict(m, img_shape=crop_hw, pad_shape=crop_hw) for m in batch_img_metas] * len(chunk)
+            crop_logits = self.encode_decode(crops, crop_metas).split(batch_size)
+            for (y1, x1, y2, x2), logits in zip(chunk, crop_logits):
+                preds[:, :, y1:y2, x1:x2] += logits
                 count[:, :, y1:y2, x1:x2] += 1
         if (count == 0).any():
             raise RuntimeError("slide inference left pixels uncovered; check test_cfg.stride and crop_size")

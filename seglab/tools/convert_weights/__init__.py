@@ -22,6 +22,7 @@ CONVERTERS = {
     "swin": "swin",
     "vit": "vit",
     "beit": "beit",
+    "mit": "mit",
 }
 
 

@@ -264,3 +264,25 @@ def test_cascade_encoder_decoder_chains_heads():
     with pytest.raises(ConfigError, match="num_stages=3"):
         CascadeEncoderDecoder(num_stages=3, backbone=ToyBackbone(),
                               decode_head=[dict(type="FCNHead", in_channels=16, channels=8, num_classes=3)])
+
+
+@pytest.mark.parametrize("window_batch", [2, 3, 100])
+def test_slide_batched_windows_equal_one_by_one(window_batch):
+    # 2 images, 3x3 windows: chunks of 2 and 3 split the grid unevenly, 100 takes all windows at once.
+    torch.manual_seed(0)
+    one = make_model(mode="slide", crop_size=(24, 32), stride=(16, 20)).eval()
+    batched = make_model(mode="slide", crop_size=(24, 32), stride=(16, 20), batch_size=window_batch).eval()
+    batched.load_state_dict(one.state_dict())
+    x = torch.randn(2, 3, 50, 70)
+    metas = [dict(ori_shape=(50, 70), img_shape=(50, 70), pad_shape=(50, 70)) for _ in range(2)]
+    with torch.no_grad():
+        expected, got = one.inference(x, metas), batched.inference(x, metas)
+    assert got.shape == (2, 5, 50, 70)
+    assert torch.allclose(expected, got, atol=1e-5)
+    assert not torch.allclose(got[0], got[1])  # the images' windows did not get mixed up
+
+
+def test_slide_window_batch_size_is_checked():
+    model = make_model(mode="slide", crop_size=(24, 32), stride=(16, 20), batch_size=0).eval()
+    with pytest.raises(ConfigError, match="test_cfg.batch_size"):
+        model.inference(torch.zeros(1, 3, 30, 40), [dict(ori_shape=(30, 40))])

@@ -1,0 +1,232 @@
+"""Mix Transformer (MiT), the SegFormer backbone, from "SegFormer: Simple and Efficient Design for Semantic
+Segmentation with Transformers" (https://arxiv.org/abs/2105.15203). MiT-B0..B5 are argument sets.
+
+Each stage: an overlapping strided-conv patch embedding, encoder layers whose attention reads keys and
+values from a ``sr_ratio``-times smaller map (efficient attention), and a LayerNorm. MMSeg's state-dict
+layout, so its ``mit_b*`` and SegFormer checkpoints load strictly:
+``layers.<i>.0`` PatchEmbed (``projection``, ``norm``); ``layers.<i>.1.<j>`` encoder layers with ``norm1``,
+``attn.attn.{in_proj_weight,in_proj_bias,out_proj}``, ``attn.sr``/``attn.norm`` (sr_ratio > 1), ``norm2``,
+``ffn.layers.{0,1,4}`` (1x1 conv, 3x3 depth-wise conv, 1x1 conv); ``layers.<i>.2`` the stage norm.
+The official NVlabs ``mit_b*.pth`` layout converts with ``seglab convert-weights mit SRC DST``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.utils.checkpoint as cp
+from torch import nn
+
+from ...registry import MODELS, ConfigError
+from ..layers import build_activation_layer, build_norm_layer
+from ..layers.transformer import MultiheadAttention, PatchEmbed, build_dropout, nchw_to_nlc, nlc_to_nchw
+from ..weight_init import resolve_init_cfg
+from ._segformer_init import init_segformer_style
+
+__all__ = ["EfficientMultiheadAttention", "MixFFN", "MixVisionTransformer", "MiTEncoderLayer"]
+
+
+class MixFFN(nn.Module):
+    """SegFormer's FFN on tokens: 1x1 conv, 3x3 depth-wise conv (positional information), act, 1x1 conv.
+
+    ``x``: (N, H*W, C) with ``hw_shape`` (H, W) -> (N, H*W, C), plus the identity.
+    Keys ``layers.0`` (fc1), ``layers.1`` (depth-wise), ``layers.4`` (fc2); 2, 3, 5 hold no weights.
+    """
+
+    def __init__(
+        self,
+        embed_dims: int,
+        feedforward_channels: int,
+        act_cfg: dict = dict(type="GELU"),
+        ffn_drop: float = 0.0,
+        dropout_layer: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.embed_dims, self.feedforward_channels = embed_dims, feedforward_channels
+        drop = nn.Dropout(ffn_drop)
+        self.layers = nn.Sequential(
+            nn.Conv2d(embed_dims, feedforward_channels, 1),
+            nn.Conv2d(feedforward_channels, feedforward_channels, 3, padding=1, groups=feedforward_channels),
+            build_activation_layer(act_cfg),
+            drop,
+            nn.Conv2d(feedforward_channels, embed_dims, 1),
+            drop,
+        )
+        self.dropout_layer = build_dropout(dropout_layer)
+
+    def forward(self, x: torch.Tensor, hw_shape: tuple[int, int], identity: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, H*W, C) -> (N, H*W, C)."""
+        out = nchw_to_nlc(self.layers(nlc_to_nchw(x, hw_shape)))
+        return (x if identity is None else identity) + self.dropout_layer(out)
+
+
+class EfficientMultiheadAttention(MultiheadAttention):
+    """Self-attention whose keys/values come from the map reduced ``sr_ratio`` times by a strided conv + norm.
+
+    Runs on ``scaled_dot_product_attention`` (through ``nn.MultiheadAttention(need_weights=False)``).
+    ``x``: (N, H*W, C) with ``hw_shape`` (H, W) -> (N, H*W, C), plus the identity.
+    """
+
+    def __init__(
+        self,
+        embed_dims: int,
+        num_heads: int,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+        dropout_layer: dict | None = None,
+        init_cfg: dict | None = None,
+        batch_first: bool = True,
+        qkv_bias: bool = False,
+        norm_cfg: dict = dict(type="LN"),
+        sr_ratio: int = 1,
+    ) -> None:
+        if not batch_first:
+            raise ConfigError("EfficientMultiheadAttention: only batch_first=True (tokens as (N, L, C)) is supported")
+        super().__init__(embed_dims, num_heads, attn_drop=attn_drop, proj_drop=proj_drop,
+                         dropout_layer=dropout_layer, init_cfg=init_cfg, batch_first=True, qkv_bias=qkv_bias)
+        self.sr_ratio = sr_ratio
+        if sr_ratio > 1:
+            self.sr = nn.Conv2d(embed_dims, embed_dims, kernel_size=sr_ratio, stride=sr_ratio)
+            self.norm = build_norm_layer(norm_cfg, embed_dims)[1]
+
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, hw_shape: tuple[int, int], identity: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(N, H*W, C) -> (N, H*W, C)."""
+        kv = x
+        if self.sr_ratio > 1:
+            kv = self.norm(nchw_to_nlc(self.sr(nlc_to_nchw(x, hw_shape))))
+        return super().forward(x, kv, kv, identity=x if identity is None else identity)
+
+
+class MiTEncoderLayer(nn.Module):
+    """Pre-norm encoder layer: ``x + attn(norm1(x))``, then ``x + ffn(norm2(x))`` (MMSeg's
+    ``TransformerEncoderLayer`` of mit.py). Tokens (N, H*W, C) -> (N, H*W, C)."""
+
+    def __init__(
+        self,
+        embed_dims: int,
+        num_heads: int,
+        feedforward_channels: int,
+        drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        qkv_bias: bool = True,
+        act_cfg: dict = dict(type="GELU"),
+        norm_cfg: dict = dict(type="LN"),
+        batch_first: bool = True,
+        sr_ratio: int = 1,
+        with_cp: bool = False,
+    ) -> None:
+        super().__init__()
+        drop_path = dict(type="DropPath", drop_prob=drop_path_rate)
+        self.norm1 = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.attn = EfficientMultiheadAttention(
+            embed_dims, num_heads, attn_drop=attn_drop_rate, proj_drop=drop_rate, dropout_layer=drop_path,
+            batch_first=batch_first, qkv_bias=qkv_bias, norm_cfg=norm_cfg, sr_ratio=sr_ratio)
+        self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.ffn = MixFFN(embed_dims, feedforward_channels, act_cfg=act_cfg, ffn_drop=drop_rate,
+                          dropout_layer=drop_path)
+        self.with_cp = with_cp
+
+    def forward(self, x: torch.Tensor, hw_shape: tuple[int, int]) -> torch.Tensor:
+        """(N, H*W, C) -> (N, H*W, C)."""
+
+        def inner(t: torch.Tensor) -> torch.Tensor:
+            t = self.attn(self.norm1(t), hw_shape, identity=t)
+            return self.ffn(self.norm2(t), hw_shape, identity=t)
+
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(inner, x, use_reentrant=False)
+        return inner(x)
+
+
+@MODELS.register_module()
+class MixVisionTransformer(nn.Module):
+    """SegFormer's hierarchical backbone: ``num_stages`` stages, stage i with ``embed_dims * num_heads[i]``
+    channels at stride ``prod(strides[:i + 1])``.
+
+    Input (N, in_channels, H, W) -> list of (N, C_i, H_i, W_i) for ``i in out_indices``, where each patch
+    embedding (kernel ``patch_sizes[i]``, stride ``strides[i]``, padding ``patch_sizes[i] // 2``) divides the size.
+    ``drop_path_rate`` rises linearly over all layers; ``norm_cfg`` is used for every LayerNorm
+    (MMSeg's default ``LN`` with eps 1e-6). Defaults are MMSeg's; MiT-B0..B5 are the argument sets of
+    configs/_base_/models/segformer_mit-b0.py and configs/segformer.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        embed_dims: int = 64,
+        num_stages: int = 4,
+        num_layers: Sequence[int] = (3, 4, 6, 3),
+        num_heads: Sequence[int] = (1, 2, 4, 8),
+        patch_sizes: Sequence[int] = (7, 3, 3, 3),
+        strides: Sequence[int] = (4, 2, 2, 2),
+        sr_ratios: Sequence[int] = (8, 4, 2, 1),
+        out_indices: int | Sequence[int] = (0, 1, 2, 3),
+        mlp_ratio: int = 4,
+        qkv_bias: bool = True,
+        drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        act_cfg: dict = dict(type="GELU"),
+        norm_cfg: dict = dict(type="LN", eps=1e-6),
+        pretrained: str | None = None,
+        init_cfg: dict | list | None = None,
+        with_cp: bool = False,
+    ) -> None:
+        super().__init__()
+        per_stage = dict(num_layers=num_layers, num_heads=num_heads, patch_sizes=patch_sizes, strides=strides,
+                         sr_ratios=sr_ratios)
+        wrong = {k: list(v) for k, v in per_stage.items() if len(v) != num_stages}
+        if wrong:
+            raise ConfigError(f"MixVisionTransformer: num_stages={num_stages} needs one value per stage in {wrong}")
+        out_indices = (out_indices,) if isinstance(out_indices, int) else tuple(out_indices)
+        if not out_indices or any(i not in range(num_stages) for i in out_indices):
+            raise ConfigError(f"MixVisionTransformer: out_indices {out_indices} must be stage indices in "
+                              f"[0, {num_stages})")
+        self.init_cfg = resolve_init_cfg(pretrained, init_cfg, "MixVisionTransformer")
+        self.embed_dims, self.num_stages = embed_dims, num_stages
+        self.num_layers, self.num_heads = list(num_layers), list(num_heads)
+        self.patch_sizes, self.strides, self.sr_ratios = list(patch_sizes), list(strides), list(sr_ratios)
+        self.out_indices, self.with_cp = out_indices, with_cp
+
+        # stochastic depth rises linearly from 0 to drop_path_rate over all layers
+        dpr = [float(r) for r in torch.linspace(0, drop_path_rate, sum(num_layers), device="cpu")]
+        self.layers = nn.ModuleList()
+        cur, channels, stride, stage_channels, stage_strides = 0, in_channels, 1, [], []
+        for i, depth in enumerate(num_layers):
+            dims = embed_dims * num_heads[i]
+            patch_embed = PatchEmbed(in_channels=channels, embed_dims=dims, kernel_size=patch_sizes[i],
+                                     stride=strides[i], padding=patch_sizes[i] // 2, norm_cfg=norm_cfg)
+            blocks = nn.ModuleList([
+                MiTEncoderLayer(dims, num_heads[i], mlp_ratio * dims, drop_rate=drop_rate,
+                                attn_drop_rate=attn_drop_rate, drop_path_rate=dpr[cur + j], qkv_bias=qkv_bias,
+                                act_cfg=act_cfg, norm_cfg=norm_cfg, sr_ratio=sr_ratios[i], with_cp=with_cp)
+                for j in range(depth)
+            ])
+            self.layers.append(nn.ModuleList([patch_embed, blocks, build_norm_layer(norm_cfg, dims)[1]]))
+            cur += depth
+            channels = dims
+            stride *= strides[i]
+            stage_channels.append(dims)
+            stage_strides.append(stride)
+        self.out_channels = [stage_channels[i] for i in out_indices]
+        self.out_strides = [stage_strides[i] for i in out_indices]
+
+    def init_weights(self) -> bool:
+        """MMSeg's init (trunc-normal Linear, N(0, sqrt(2/fan_out)) convs, unit LayerNorms) or the Pretrained
+        weights; True when pretrained weights were loaded."""
+        return init_segformer_style(self, self.init_cfg)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """x: (N, C, H, W) -> the ``out_indices`` stage maps (N, C_i, H_i, W_i)."""
+        outs = []
+        for i, (patch_embed, blocks, norm) in enumerate(self.layers):
+            x, hw_shape = patch_embed(x)
+            for block in blocks:
+                x = block(x, hw_shape)
+            x = nlc_to_nchw(norm(x), hw_shape)
+            if i in self.out_indices:
+                outs.append(x)
+        return outs
