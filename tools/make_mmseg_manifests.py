@@ -31,6 +31,7 @@ FAMILIES = [
     "psanet", "resnest", "mobilenet_v2", "maskformer", "mask2former",
     "swin", "vit", "segmenter", "setr", "dpt", "beit", "mae", "segformer", "segnext",
     "bisenetv1", "bisenetv2", "stdc", "fastscnn", "mobilenet_v3", "pidnet", "ddrnet",
+    "hrnet", "ocrnet", "unet",
 ]
 # Configs of a family left out for now (their backbone is another family's work): name substrings.
 EXCLUDE = {"maskformer": ("swin",), "mask2former": ("swin",)}

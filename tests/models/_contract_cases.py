@@ -53,6 +53,8 @@ class Case:
     out_like: int = -1
     neck_out: Callable[[tuple[Shape, ...]], list[Shape]] | None = None
     mask_layers: int = 0
+    prev_output: bool = False  # a cascade head: the last input map is the previous stage's logits
+
 
     @property
     def type(self) -> str:
@@ -66,6 +68,17 @@ def _backbone(name: str, cfg: dict, channels: tuple[int, ...], strides: tuple[in
 def _head(name: str, cfg: dict, inputs: tuple[tuple[Shape, ...], ...] = TWO_LEVEL, out_like: int = -1,
           **extra) -> Case:
     return Case(name, "head", {"num_classes": 5, **cfg}, inputs, out_like=out_like, **extra)
+
+
+def _cascade_head(name: str, cfg: dict, inputs: tuple[tuple[Shape, ...], ...] = TWO_LEVEL, level: int = -1) -> Case:
+    """A cascade head case: the maps of ``inputs`` plus the previous stage's 5-class logits at ``level``'s size."""
+    with_prev = tuple((*shapes, (shapes[level][0], 5, *shapes[level][2:])) for shapes in inputs)
+    return _head(name, cfg, with_prev, out_like=-1, prev_output=True)
+
+
+def _images(*sizes: tuple[int, int], channels: int = 3) -> tuple[tuple[Shape, ...], ...]:
+    """Backbone inputs of the given (H, W) sizes (for backbones that need sizes divisible by a rate)."""
+    return tuple(((BATCH, channels, h, w),) for h, w in sizes)
 
 
 def _fpn_out(num_outs: int, start: int = 0) -> Callable[[tuple[Shape, ...]], list[Shape]]:
@@ -117,6 +130,17 @@ _R18 = (8, 16, 32, 64)
 _STRIDES = (4, 8, 16, 32)
 _DILATED = dict(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4), contract_dilation=True)
 
+_HRNET_TINY = dict(
+    stage1=dict(num_modules=1, num_branches=1, block="BOTTLENECK", num_blocks=(1,), num_channels=(4,)),
+    stage2=dict(num_modules=1, num_branches=2, block="BASIC", num_blocks=(1, 1), num_channels=(4, 8)),
+    stage3=dict(num_modules=1, num_branches=3, block="BASIC", num_blocks=(1, 1, 1), num_channels=(4, 8, 12)),
+    stage4=dict(num_modules=2, num_branches=4, block="BASIC", num_blocks=(1, 1, 1, 1), num_channels=(4, 8, 12, 16)))
+_HRNET_BOTTLENECK = dict(
+    stage1=dict(num_modules=1, num_branches=1, block="BASIC", num_blocks=(1,), num_channels=(8,)),
+    stage2=dict(num_modules=1, num_branches=2, block="BOTTLENECK", num_blocks=(1, 1), num_channels=(2, 4)),
+    stage3=dict(num_modules=1, num_branches=3, block="BASIC", num_blocks=(1, 1, 1), num_channels=(8, 16, 8)),
+    stage4=dict(num_modules=1, num_branches=4, block="BASIC", num_blocks=(1, 1, 1, 1), num_channels=(8, 16, 8, 16)))
+
 CASES: list[Case] = [
     # -- backbones ---------------------------------------------------------------------------------
     _backbone("ResNet-18", dict(type="ResNet", **_RESNET), _R18, _STRIDES),
@@ -163,6 +187,25 @@ CASES: list[Case] = [
     Case("MAE", "backbone", dict(type="MAE", img_size=32, patch_size=8, embed_dims=8, num_layers=2, num_heads=2,
                                  out_indices=-1, patch_norm=True),
          (((BATCH, 3, 24, 40),), ((BATCH, 3, 32, 32),)), out_channels=(8,), out_strides=(8,)),
+    _backbone("HRNet-tiny", dict(type="HRNet", norm_cfg=BN, extra=_HRNET_TINY), (4, 8, 12, 16), _STRIDES),
+    _backbone("HRNet-tiny-bottleneck-frozen", dict(type="HRNet", norm_cfg=BN, extra=_HRNET_BOTTLENECK,
+                                                   frozen_stages=1, in_channels=3), (8, 16, 8, 16), _STRIDES),
+    # UNet needs H, W divisible by its total downsample rate: a rate-1 UNet takes the odd sizes.
+    _backbone("UNet-s3-no-downsample", dict(type="UNet", base_channels=4, num_stages=3, strides=(1, 1, 1),
+                                            enc_num_convs=(1, 1, 2), dec_num_convs=(1, 2), downsamples=(False, False),
+                                            enc_dilations=(1, 1, 2), dec_dilations=(1, 2), norm_cfg=BN),
+              (16, 8, 4), (1, 1, 1)),
+    Case("UNet-s4-interp", "backbone", dict(type="UNet", base_channels=4, num_stages=4, strides=(1, 1, 1, 1),
+                                            enc_num_convs=(2, 1, 1, 1), dec_num_convs=(1, 1, 1),
+                                            downsamples=(True, True, True), enc_dilations=(1, 1, 1, 1),
+                                            dec_dilations=(1, 1, 1), norm_cfg=BN),
+         _images((24, 40), (64, 64)), out_channels=(32, 16, 8, 4), out_strides=(8, 4, 2, 1)),
+    Case("UNet-s3-strided-deconv", "backbone", dict(type="UNet", base_channels=4, num_stages=3, strides=(1, 2, 1),
+                                                    enc_num_convs=(1, 1, 1), dec_num_convs=(1, 1),
+                                                    downsamples=(True, True), enc_dilations=(1, 1, 1),
+                                                    dec_dilations=(1, 1), upsample_cfg=dict(type="DeconvModule"),
+                                                    norm_cfg=BN),
+         _images((36, 44), (64, 64)), out_channels=(16, 8, 4), out_strides=(4, 2, 1)),
     # -- necks -------------------------------------------------------------------------------------
     Case("FPN", "neck", dict(type="FPN", in_channels=[4, 8, 12, 16], out_channels=8, num_outs=5), PYRAMID,
          neck_out=_fpn_out(5)),
@@ -225,6 +268,10 @@ CASES: list[Case] = [
     _head("LightHamHead", dict(type="LightHamHead", in_channels=[8, 12, 16], in_index=[1, 2, 3], channels=8,
                                ham_channels=8, norm_cfg=dict(type="GN", num_groups=2),
                                ham_kwargs=dict(MD_S=2, MD_R=3, train_steps=2, eval_steps=3)), PYRAMID, out_like=1),
+    _cascade_head("OCRHead", dict(type="OCRHead", in_channels=16, channels=8, ocr_channels=4, norm_cfg=BN)),
+    _cascade_head("OCRHead-resize-concat", dict(type="OCRHead", in_channels=[8, 16], in_index=[0, 1],
+                                                input_transform="resize_concat", channels=8, ocr_channels=6,
+                                                dropout_ratio=-1, norm_cfg=BN), level=0),
     _head("PSAHead", dict(type="PSAHead", in_channels=16, channels=8, mask_size=(7, 7), norm_cfg=BN)),
     _head("PSAHead-collect", dict(type="PSAHead", in_channels=16, channels=8, mask_size=(5, 5), psa_type="collect",
                                   shrink_factor=1, norm_cfg=BN)),

@@ -93,6 +93,11 @@ def make_inputs(case: Case, variant: int, seed: int = 0) -> torch.Tensor | list[
     return maps[0] if case.kind == "backbone" else maps
 
 
+def run(model: nn.Module, case: Case, x: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | tuple | list:
+    """Call ``model`` on its case inputs; a cascade head takes the last map as the previous stage's logits."""
+    return model(x[:-1], x[-1]) if case.prev_output else model(x)
+
+
 def as_list(out: torch.Tensor | tuple | list) -> list[torch.Tensor]:
     """A module output (a tensor, a tuple such as DAHead's or EncHead's, or a mask head's per-layer lists)
     as a flat list of tensors."""
@@ -145,7 +150,7 @@ def test_forward_gives_declared_shapes_at_odd_sizes(case: Case):
         assert list(model.out_strides) == list(case.out_strides)
     for variant in range(len(case.inputs)):
         with torch.no_grad():
-            outs = as_list(model(make_inputs(case, variant)))
+            outs = as_list(run(model, case, make_inputs(case, variant)))
         expected = expected_shapes(case, model, variant)
         got = [tuple(o.shape) for o in outs]
         if case.kind == "head":
@@ -161,7 +166,7 @@ def test_forward_gives_declared_shapes_at_odd_sizes(case: Case):
 def test_backward_reaches_every_trainable_parameter(case: Case):
     model = build(case).train()
     close_dropout(model)
-    outs = as_list(model(make_inputs(case, 0)))
+    outs = as_list(run(model, case, make_inputs(case, 0)))
     gen = torch.Generator().manual_seed(1)
     # A random projection, so no parameter hides behind a symmetric cancellation (e.g. sum after BN).
     scalar = sum((o * torch.randn(o.shape, generator=gen)).sum() for o in outs)
@@ -189,7 +194,7 @@ def seeded_forward(model: nn.Module, case: Case, x: torch.Tensor | list[torch.Te
     """``model(x)`` as a list, with the global RNG seeded first for the RANDOM_IN_FORWARD cases."""
     if case.name in RANDOM_IN_FORWARD:
         torch.manual_seed(0)
-    return as_list(model(x))
+    return as_list(run(model, case, x))
 
 
 @pytest.mark.parametrize("case", CASE_PARAMS)
@@ -210,7 +215,7 @@ def test_eval_mode_is_deterministic_and_stateless(case: Case):
 def test_state_dict_round_trips_into_a_fresh_instance(case: Case):
     model = build(case, seed=0).train()
     with torch.no_grad():
-        model(make_inputs(case, 1))  # move BN running stats (and EMA bases) off their initial values
+        run(model, case, make_inputs(case, 1))  # move BN running stats (and EMA bases) off their initial values
     model.eval()
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)

@@ -225,6 +225,14 @@ BACKBONES = [
     dict(type="MobileNetV3", arch="small", reduction_factor=4),
     dict(type="PIDNet", channels=4, ppm_channels=8, num_branch_blocks=1),
     dict(type="DDRNet", channels=4, ppm_channels=8),
+    dict(type="HRNet", extra=dict(
+        stage1=dict(num_modules=1, num_branches=1, block="BOTTLENECK", num_blocks=(1,), num_channels=(4,)),
+        stage2=dict(num_modules=1, num_branches=2, block="BASIC", num_blocks=(1, 1), num_channels=(4, 8)),
+        stage3=dict(num_modules=1, num_branches=3, block="BASIC", num_blocks=(1, 1, 1), num_channels=(4, 8, 8)),
+        stage4=dict(num_modules=1, num_branches=4, block="BASIC", num_blocks=(1, 1, 1, 1),
+                    num_channels=(4, 8, 8, 8)))),
+    dict(type="UNet", base_channels=4, num_stages=3, strides=(1, 1, 1), enc_num_convs=(1, 1, 1),
+         dec_num_convs=(1, 1), downsamples=(True, True), enc_dilations=(1, 1, 1), dec_dilations=(1, 1)),
 ]
 
 

@@ -4,6 +4,7 @@ from .bisenetv1 import BiSeNetV1  # noqa: F401
 from .bisenetv2 import BiSeNetV2  # noqa: F401
 from .ddrnet import DDRNet  # noqa: F401
 from .fast_scnn import FastSCNN  # noqa: F401
+from .hrnet import HRNet  # noqa: F401
 from .mae import MAE  # noqa: F401
 from .mit import MixVisionTransformer  # noqa: F401
 from .mobilenet_v2 import MobileNetV2  # noqa: F401
@@ -15,4 +16,5 @@ from .resnet import ResNet, ResNetV1c, ResNetV1d  # noqa: F401
 from .resnext import ResNeXt  # noqa: F401
 from .stdc import STDCContextPathNet, STDCNet  # noqa: F401
 from .swin import SwinTransformer  # noqa: F401
+from .unet import UNet  # noqa: F401
 from .vit import VisionTransformer  # noqa: F401

@@ -2,6 +2,7 @@
 from .ann_head import ANNHead
 from .apc_head import APCHead
 from .aspp_head import ASPPHead
+from .cascade_decode_head import BaseCascadeDecodeHead
 from .cc_head import CCHead
 from .da_head import DAHead
 from .ddr_head import DDRHead
@@ -20,6 +21,7 @@ from .lraspp_head import LRASPPHead
 from .mask2former_head import Mask2FormerHead
 from .maskformer_head import MaskFormerHead
 from .nl_head import NLHead
+from .ocr_head import OCRHead
 from .pid_head import PIDHead
 from .psa_head import PSAHead
 from .psp_head import PSPHead

@@ -9,7 +9,9 @@ from torch import nn
 
 from ...registry import MODELS, ConfigError
 from ...structures import SegDataSample
-from .encoder_decoder import EncoderDecoder, add_prefix
+from ..decode_heads.cascade_decode_head import BaseCascadeDecodeHead
+from ..decode_heads.decode_head import BaseDecodeHead
+from .encoder_decoder import EncoderDecoder, _known_channels, add_prefix, check_head_channels
 
 __all__ = ["CascadeEncoderDecoder"]
 
@@ -52,6 +54,12 @@ class CascadeEncoderDecoder(EncoderDecoder):
                 + (f" of length {len(decode_head)}" if isinstance(decode_head, (list, tuple)) else "")
             )
         self.decode_head = nn.ModuleList([MODELS.build(h) for h in decode_head])
+        for i, head in enumerate(self.decode_head):
+            # Stages after the first are called with (features, previous logits): a plain head cannot be.
+            if i > 0 and isinstance(head, BaseDecodeHead) and not isinstance(head, BaseCascadeDecodeHead):
+                raise ConfigError(f"CascadeEncoderDecoder: decode_head[{i}] is a {type(head).__name__}, which cannot "
+                                  "take the previous stage's logits; stages after the first need a cascade head "
+                                  "(e.g. OCRHead)")
         last = self.decode_head[-1]
         self.align_corners, self.num_classes, self.out_channels = (
             last.align_corners,
@@ -60,7 +68,14 @@ class CascadeEncoderDecoder(EncoderDecoder):
         )
 
     def _check_channels(self) -> None:
-        pass  # cascaded heads read the previous stage's output; no uniform declaration to check
+        """Fail at build time when a stage's or auxiliary head's in_channels disagree with the backbone's."""
+        super()._check_channels()  # the auxiliary heads (the head list itself declares no channels)
+        if self.with_neck:
+            return
+        channels = _known_channels(self.backbone)
+        # Every stage reads the backbone features (later stages also get the previous stage's logits).
+        for i, head in enumerate(self.decode_head):
+            check_head_channels(channels, head, f"decode_head[{i}]", "backbone")
 
     def encode_decode(self, inputs: torch.Tensor, batch_img_metas: list[dict]) -> torch.Tensor:
         """Logits (N, C, H, W) of the last stage at the metas' (padded) input shape."""
@@ -79,7 +94,10 @@ class CascadeEncoderDecoder(EncoderDecoder):
         return out
 
     def loss(self, inputs: torch.Tensor, data_samples: list[SegDataSample]) -> dict[str, torch.Tensor]:
-        """Stage losses as 'decode_{i}.*' plus auxiliary losses."""
+        """Stage losses as 'decode_{i}.*' (MMSeg's names: decode_0.loss_ce, decode_1.loss_ce, ...) plus auxiliary ones.
+
+        Stage i > 0 is trained on the logits stage i - 1 gives in a fresh forward pass, as MMSeg does.
+        """
         x = self.extract_feat(inputs)
         losses = add_prefix(self.decode_head[0].loss(x, data_samples, self.train_cfg), "decode_0")
         prev = None

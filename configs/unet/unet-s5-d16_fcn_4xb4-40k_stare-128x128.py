@@ -1,0 +1,10 @@
+_base_ = [
+    '../_base_/models/fcn_unet_s5-d16.py', '../_base_/datasets/stare.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_40k.py'
+]
+crop_size = (128, 128)
+data_preprocessor = dict(size=crop_size)
+# sliding-window inference with windows of the training crop, overlapping by about a third
+model = dict(
+    data_preprocessor=data_preprocessor,
+    test_cfg=dict(crop_size=(128, 128), stride=(85, 85)))
