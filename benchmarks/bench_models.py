@@ -47,6 +47,9 @@ MODELS_TABLE: dict[str, tuple[str, str]] = {
     # CCNet/PSANet need mmcv's compiled ops, which the reference (mmcv-lite) lacks: DANet is the
     # attention head MMSeg can run without them.
     "danet_r50": ("config", "configs/danet/danet_r50-d8_4xb2-40k_cityscapes-512x1024.py"),
+    # Transformer backbones: MiT (efficient attention, Mix-FFN) and Swin (shifted windows).
+    "segformer_b0": ("golden", "segformer_mit-b0_8xb2-160k_ade20k-512x512"),
+    "swin_t_upernet": ("golden", "swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512"),
 }
 DEFAULT_MODELS = list(MODELS_TABLE)
 GOLDEN_DIR = osp.join(REPO, "..", "shared", "parity", "goldens")
