@@ -34,7 +34,7 @@ FAMILIES = [
     "hrnet", "ocrnet", "unet",
 ]
 # Configs of a family left out for now (their backbone is another family's work): name substrings.
-EXCLUDE = {"maskformer": ("swin",), "mask2former": ("swin",)}
+EXCLUDE: dict[str, tuple[str, ...]] = {}
 
 
 def normalise(obj: Any) -> Any:
