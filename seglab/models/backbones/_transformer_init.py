@@ -37,8 +37,9 @@ def trunc_normal_transformer_init(module: nn.Module, std: float = 0.02, ffn_bias
             nn.init.zeros_(m.bias)
 
 
-def read_pretrained_state(init_cfg: dict, owner: str) -> dict[str, torch.Tensor]:
-    """The weights named by a Pretrained ``init_cfg`` (read through seglab.io: paths, URLs, named schemes).
+def read_pretrained_state(init_cfg: dict, owner: str) -> tuple[dict[str, torch.Tensor], str]:
+    """The weights named by a Pretrained ``init_cfg`` (read through seglab.io: paths, URLs, named schemes)
+    and where they came from (for the load report).
 
     Without a ``prefix``, MMSeg's ``backbone.`` (a whole-segmentor checkpoint) and ``module.`` are stripped.
     """
@@ -47,17 +48,11 @@ def read_pretrained_state(init_cfg: dict, owner: str) -> dict[str, torch.Tensor]
     state, where = read_pretrained(init_cfg, owner)
     if init_cfg.get("prefix") is None and any(k.startswith("backbone.") for k in state):
         state = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
-    _SOURCES[id(state)] = where
-    return state
+    return state, where
 
 
-# Where each state dict read above came from, for the load report (keyed by the dict's id while it lives).
-_SOURCES: dict[int, str] = {}
-
-
-def load_adapted_state(module: nn.Module, state: dict[str, torch.Tensor], owner: str) -> None:
+def load_adapted_state(module: nn.Module, state: dict[str, torch.Tensor], owner: str, where: str) -> None:
     """Load ``state`` non-strictly and log what was loaded, missing, unexpected and shape-mismatched (skipped)."""
-    where = _SOURCES.pop(id(state), "the pretrained checkpoint")
     own = module.state_dict()
     # Index buffers are fixed functions of the window size, so a checkpoint need not hold them.
     state = dict(state)

@@ -252,8 +252,8 @@ class BEiT(nn.Module):
         """MMSeg's init, or ``init_cfg`` Pretrained weights with relative position tables resized to this grid."""
         if isinstance(self.init_cfg, dict) and self.init_cfg.get("type") == "Pretrained":
             self._default_init()
-            state = self._adapt_state(read_pretrained_state(self.init_cfg, type(self).__name__))
-            load_adapted_state(self, state, type(self).__name__)
+            state, where = read_pretrained_state(self.init_cfg, type(self).__name__)
+            load_adapted_state(self, self._adapt_state(state), type(self).__name__, where)
             return True
         if self.init_cfg is None:
             self._default_init()

@@ -353,7 +353,7 @@ class SwinTransformer(nn.Module):
                 raise ConfigError(f"SwinTransformer: init_cfg supports only type='Pretrained', got {self.init_cfg!r}")
             self._default_init()
             return False
-        state = read_pretrained_state(self.init_cfg, "SwinTransformer")
+        state, where = read_pretrained_state(self.init_cfg, "SwinTransformer")
         own = self.state_dict()
         for key, table in list(state.items()):
             if "relative_position_bias_table" in key and key in own and table.shape != own[key].shape \
@@ -364,7 +364,7 @@ class SwinTransformer(nn.Module):
             if pos.ndim == 4:  # (1, C, H, W) as written by the original Swin code
                 pos = pos.flatten(2).transpose(1, 2)
             state["absolute_pos_embed"] = self._resized_abs_pos_embed(pos, self.pos_grid)
-        load_adapted_state(self, state, "SwinTransformer")
+        load_adapted_state(self, state, "SwinTransformer", where)
         return True
 
     def _resized_abs_pos_embed(self, pos: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:

@@ -221,12 +221,12 @@ class VisionTransformer(nn.Module):
             self._default_init()
             return False
         cfg = dict(self.init_cfg, prefix="image_encoder.") if kind == "Pretrained_Part" else self.init_cfg
-        state = read_pretrained_state(cfg, "VisionTransformer")
+        state, where = read_pretrained_state(cfg, "VisionTransformer")
         pos = state.get("pos_embed")
         if pos is not None and pos.shape != self.pos_embed.shape:
             side = int(math.sqrt(pos.shape[1] - 1))  # MMSeg assumes a square pretraining grid
             state["pos_embed"] = resize_pos_embed(pos, self.pos_grid, (side, side), self.interpolate_mode)
-        load_adapted_state(self, state, "VisionTransformer")
+        load_adapted_state(self, state, "VisionTransformer", where)
         return True
 
     def _freeze(self) -> None:
