@@ -229,10 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
         new_config,
         print_config,
         publish,
+        serve,
     )
 
     for tool in (infer, check_dataset, browse_dataset, convert, convert_weights, new_config, benchmark, flops,
-                 analyze_logs, confusion_matrix, print_config, publish):
+                 analyze_logs, confusion_matrix, print_config, publish, serve):
         tool.add_parser(sub)
     return parser
 
