@@ -18,11 +18,13 @@ OPTIONAL_EXTRAS: dict[str, str] = {
     "tifffile": "the 'tiff' extra (pip install 'seglab[tiff]'): multi-band TIFF loading",
     "scipy": "scipy (pip install scipy): .mat reading in the VOC-aug and COCO-Stuff-10k converters",
     "nibabel": "nibabel (pip install nibabel): NIfTI reading in the Synapse converter",
+    "playwright": "the 'browser-test' extra (pip install 'seglab[browser-test]'): the browser test of seglab serve's page",
 }
 
 ENVIRONMENT_SKIPS: dict[str, str] = {
     "no-distributed": "this torch build has no torch.distributed",
     "mmseg-could-not-build": "MMSegmentation 1.2.2 itself could not build this model when the manifest was recorded",
+    "no-chromium": "no Chromium on this machine for the browser test (Debian: apt-get install -y chromium)",
     "parity-family-not-implemented": "the golden's model family is not implemented yet (explicit list in test_parity.py)",
 }
 
