@@ -168,7 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
         if path not in ("/predict", "/predict.png"):
-            self._drain(self._length(quiet=True))
+            self.close_connection = True  # the unread body must not be taken for the next request
             self._error(404, f"no route POST {path}; POST /predict (JSON) or /predict.png (index PNG)")
             return
         try:
@@ -190,17 +190,16 @@ class _Handler(BaseHTTPRequestHandler):
                       pixels=int(counts[i]), share=float(counts[i] / labels.size))
                  for i in np.argsort(-counts, kind="stable") if counts[i] > 0]
         self._json(200, dict(
-            width=header.width, height=header.height, format=header.format, num_classes=self.server.num_classes,
+            # The size of the prediction: a JPEG's EXIF orientation may turn the stored image.
+            width=labels.shape[1], height=labels.shape[0], format=header.format, num_classes=self.server.num_classes,
             classes=self.server.classes, palette=self.server.palette, areas=areas,
             label_png_bits=8 if self.server.num_classes <= 256 else 16,
             label_png=base64.b64encode(png).decode(),
             colour_png=base64.b64encode(_colour_png(labels, self.server.palette)).decode()))
 
-    def _length(self, quiet: bool = False) -> int:
+    def _length(self) -> int:
         raw = self.headers.get("Content-Length")
         if raw is None or not raw.strip().isdigit():
-            if quiet:
-                return 0
             self.close_connection = True
             raise UploadError("send the image with a Content-Length header (chunked uploads are not accepted)", 411)
         return int(raw)
