@@ -1,9 +1,11 @@
 """The user docs run: every `seglab` command in the ```bash blocks (and every ```python block) of
-getting_started, configs, training, inference, serving and migrating.
+getting_started, configs, training, inference, serving and migrating; the README's quick start
+command parses and names the checkpoint `seglab demo` writes.
 
 The only changes to the docs' commands: a 2-iteration schedule (4 for `--resume`, which continues it)
-and a tiny generated demo dataset (`--cfg-options`, SHORT below), `--device cpu`, `work_dirs/demo/iter_2000.pth` read as the shortened
-demo's `iter_2.pth`, and `seglab serve` on a free port (the `curl` lines go through http.client).
+and a tiny generated demo dataset (`--cfg-options`, SHORT below), `--device cpu`,
+`work_dirs/demo/iter_2000.pth` read as the shortened demo's `iter_2.pth`, and `seglab serve` on a free
+port (the `curl` lines go through http.client).
 """
 from __future__ import annotations
 
@@ -246,3 +248,24 @@ def test_migrating(workspace):
         args = build_parser().parse_args(_argv(command))
         assert args.config == config and Config.fromfile(args.config).model.type == "EncoderDecoder"
     assert build_parser().parse_args(_argv(commands[1])).checkpoint == ckpt
+
+
+def test_readme_quick_start_is_a_real_command():
+    readme = (REPO / "README.md").read_text()
+    quick = readme[: readme.index("## Install by hand")]
+    (command,) = [c for c in bash_commands(quick) if c.startswith("seglab infer")]
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    max_iters = _max_iters(REPO / CONFIG)
+    assert args.config == CONFIG and args.checkpoint == f"work_dirs/demo/iter_{max_iters}.pth"
+    assert args.inputs[0].startswith("data/demo_shapes/img_dir/val/") and args.out_dir == "work_dirs/infer"
+    image = re.search(r"!\[[^\]]*\]\((docs/images/quickstart_overlay\.png)\)", quick)
+    assert image, "the quick start shows docs/images/quickstart_overlay.png"
+    assert (REPO / image.group(1)).stat().st_size < 100_000
+    for page in ("getting_started", "configs", "training", "inference", "serving", "migrating"):
+        assert f"docs/{page}.md" in readme, page
+
+
+def _max_iters(path: Path) -> int:
+    from seglab.config import Config
+
+    return Config.fromfile(str(path)).train_cfg.max_iters
