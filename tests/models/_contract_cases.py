@@ -54,6 +54,7 @@ class Case:
     neck_out: Callable[[tuple[Shape, ...]], list[Shape]] | None = None
     mask_layers: int = 0
     prev_output: bool = False  # a cascade head: the last input map is the previous stage's logits
+    call: Callable | None = None  # call(model, maps) for a head whose input is not a list of maps (SAN)
 
 
     @property
@@ -380,6 +381,32 @@ CASES += [
           _lraspp_inputs(), out_like=0),
     _head("PIDHead", dict(type="PIDHead", in_channels=16, channels=8, norm_cfg=BN), _maps(8, 16, 8), out_like=1),
     _head("DDRHead", dict(type="DDRHead", in_channels=16, channels=8, norm_cfg=BN), _maps(8, 16), out_like=-1),
+]
+
+# -- SAN's head: input [image, CLIP features ([map, cls token] per fused layer), class embeddings] ----------
+def _san_call(model: object, x: list) -> object:
+    """maps = [image, clip map 0, clip map 1, cls 0, cls 1, class embeds] -> semantic logits at the image size."""
+    image, maps, tokens, embeds = x[0], x[1:3], x[3:5], x[5]
+    hw = tuple(image.shape[2:])
+    return model.predict([image, [[m, t] for m, t in zip(maps, tokens)], embeds], [dict(img_shape=hw, pad_shape=hw)])
+
+
+def _san_inputs(*sizes: tuple[int, int]) -> tuple[tuple[Shape, ...], ...]:
+    # CLIP features at half the side adapter's grid (stride 32, as SAN's half-resolution CLIP input).
+    return tuple(((BATCH, 3, h, w), *[(BATCH, 8, math.ceil(h / 32), math.ceil(w / 32))] * 2, (BATCH, 8), (BATCH, 8),
+                  (6, 8)) for h, w in sizes)
+
+
+CASES += [
+    Case("SideAdapterCLIPHead", "head", dict(
+        type="SideAdapterCLIPHead", num_classes=5, deep_supervision_idxs=[1], train_cfg=None,
+        san_cfg=dict(in_channels=3, clip_channels=8, embed_dims=8, patch_size=16, num_queries=4, fusion_index=[0, 1],
+                     cfg_encoder=dict(num_encode_layer=2, num_heads=2, mlp_ratio=2),
+                     cfg_decoder=dict(num_heads=2, num_layers=1, embed_channels=8, mlp_channels=8, num_mlp=2,
+                                      rescale=True)),
+        maskgen_cfg=dict(sos_token_num=4, num_layers=1, embed_dims=8, num_heads=2, mlp_ratio=2, out_dims=8,
+                         act_cfg=dict(type="QuickGELU"), frozen_exclude=["all"])),
+        _san_inputs((64, 64), (80, 48)), out_like=0, call=_san_call),
 ]
 
 CASES_BY_NAME: dict[str, Case] = {c.name: c for c in CASES}

@@ -95,6 +95,8 @@ def make_inputs(case: Case, variant: int, seed: int = 0) -> torch.Tensor | list[
 
 def run(model: nn.Module, case: Case, x: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | tuple | list:
     """Call ``model`` on its case inputs; a cascade head takes the last map as the previous stage's logits."""
+    if case.call is not None:
+        return case.call(model, x)
     return model(x[:-1], x[-1]) if case.prev_output else model(x)
 
 
