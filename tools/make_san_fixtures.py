@@ -36,7 +36,7 @@ OVERRIDES = {
     "decode_head": dict(
         deep_supervision_idxs=[1],
         san_cfg=dict(clip_channels=64, embed_dims=32, num_queries=10,
-                     cfg_encoder=dict(num_encode_layer=2, num_heads=2),
+                     cfg_encoder=dict(num_encode_layer=3, num_heads=2),
                      cfg_decoder=dict(num_heads=2, embed_channels=16, mlp_channels=16)),
         maskgen_cfg=dict(sos_token_num=10, num_layers=1, embed_dims=64, num_heads=2, out_dims=32),
         train_cfg=dict(num_points=64),

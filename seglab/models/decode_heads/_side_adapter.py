@@ -95,6 +95,11 @@ class SideAdapterNetwork(nn.Module):
         enc = _checked(cfg_encoder, ("num_encode_layer", "num_heads", "mlp_ratio"), "san_cfg.cfg_encoder")
         dec = _checked(cfg_decoder, ("num_heads", "num_layers", "embed_channels", "mlp_channels", "num_mlp",
                                      "rescale"), "san_cfg.cfg_decoder")
+        reached = _fused_layers(list(fusion_index), enc["num_encode_layer"])
+        if len(reached) != len(fusion_index):
+            raise ConfigError(f"SideAdapterNetwork: fusion_index {list(fusion_index)} with {enc['num_encode_layer']} "
+                              f"encoder layers fuses only {reached}; the others would be silently skipped (as in "
+                              "MMSeg). Use increasing indices below len(fusion_index) and up to num_encode_layer")
         # MMSeg sizes the position embedding for a 640x640 input; other sizes resize it (bicubic).
         self.patch_embed = PatchEmbed(in_channels, embed_dims, kernel_size=patch_size, stride=patch_size, padding=0,
                                       bias=patch_bias, input_size=(640, 640))
@@ -248,6 +253,15 @@ class RecWithAttnbias(nn.Module):
             x = layer(x, attn_mask=mask)
         sos = self.proj(self.ln_post(x[: self.sos_token_num].permute(1, 0, 2)))
         return F.normalize(sos, dim=-1) if self.final_norm else sos
+
+
+def _fused_layers(fusion_index: list[int], num_layers: int) -> list[int]:
+    """The entries of ``fusion_index`` that ``SideAdapterNetwork.encode`` reaches (MMSeg's loop, simulated)."""
+    fused = 1 if fusion_index and fusion_index[0] == 0 else 0
+    for index in range(1, num_layers + 1):
+        if fused < len(fusion_index) and index < len(fusion_index) and index == fusion_index[fused]:
+            fused += 1
+    return fusion_index[:fused]
 
 
 def _checked(cfg: dict | None, keys: Sequence[str], where: str) -> dict:
