@@ -250,6 +250,7 @@ def test_segmentor_loss_backward_reaches_trainable_parameters():
 def test_segmentor_switches_vocabulary_at_inference():
     torch.manual_seed(0)
     model = MODELS.build(_tiny_cfg()).eval()
+    model.dataset_meta = dict(classes=("sky", "tree", "person"), palette=[[1, 1, 1], [2, 2, 2], [3, 3, 3]])
     x = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
         three = model.predict(x)[0]
@@ -261,6 +262,9 @@ def test_segmentor_switches_vocabulary_at_inference():
     # The first three classes keep their embeddings, so adding classes can only take probability away.
     assert (five.seg_logits.data[:3] <= three.seg_logits.data + 1e-6).all()
     assert slide.seg_logits.data.shape == (5, 64, 96) and int(slide.pred_sem_seg.data.max()) < 5
+    assert model.dataset_meta["classes"] == ("sky", "tree", "person", "car", "road")
+    assert len(model.dataset_meta["palette"]) == 5 and model.dataset_meta["palette"][:3] == [[1, 1, 1], [2, 2, 2],
+                                                                                           [3, 3, 3]]
 
 
 def test_pretrained_part_loads_clip_parts_from_one_checkpoint(tmp_path):

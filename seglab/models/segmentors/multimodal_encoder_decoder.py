@@ -64,6 +64,7 @@ class MultimodalEncoderDecoder(EncoderDecoder):
         self.encoder_resolution = encoder_resolution
         self.image_encoder = MODELS.build(image_encoder)
         self.text_encoder = MODELS.build(text_encoder)
+        self._dataset_meta: dict | None = None
         self._init_decode_head(decode_head)
         self.auxiliary_head = None
         self.neck = None
@@ -77,8 +78,28 @@ class MultimodalEncoderDecoder(EncoderDecoder):
     def set_vocabulary(self, class_names: Sequence[str]) -> None:
         """Segment into ``class_names`` from now on (inference; the text encoder embeds them on first use)."""
         self.text_encoder.set_vocabulary(class_names)
-        self.num_classes = self.out_channels = len(class_names)
-        self.decode_head.num_classes = self.decode_head.out_channels = len(class_names)
+        n = len(class_names)
+        self.num_classes = self.out_channels = n
+        self.decode_head.num_classes = self.decode_head.out_channels = n
+        self.dataset_meta = self.dataset_meta  # re-derive the class names and colours
+
+    @property
+    def dataset_meta(self) -> dict | None:
+        """``{'classes', 'palette'}`` for visualisers; the classes are always the text encoder's."""
+        return self._dataset_meta
+
+    @dataset_meta.setter
+    def dataset_meta(self, meta: dict | None) -> None:
+        # init_model sets this from the checkpoint (the training dataset's classes); an open-vocabulary
+        # model segments into its text encoder's classes, so those win, keeping the colours where they fit.
+        names = getattr(self.text_encoder, "class_names", None)
+        if meta is None or names is None:
+            self._dataset_meta = meta
+            return
+        palette = [list(c) for c in (meta.get("palette") or [])][: len(names)]
+        gen = torch.Generator().manual_seed(len(names))
+        palette += torch.randint(0, 256, (len(names) - len(palette), 3), generator=gen).tolist()
+        self._dataset_meta = dict(meta, classes=tuple(names), palette=palette)
 
     def extract_feat(self, inputs: torch.Tensor) -> tuple:
         """Image-encoder features of the (resized, with ``asymetric_input``) batch."""
