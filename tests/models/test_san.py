@@ -294,6 +294,7 @@ def test_pretrained_part_loads_clip_parts_from_one_checkpoint(tmp_path):
     (lambda c: c["decode_head"]["san_cfg"]["cfg_encoder"].update(depth=2), "unknown \\['depth'\\]"),
     (lambda c: c["decode_head"]["san_cfg"].update(fusion_index=[0, 2, 4, 6]), "fuses only \\[0, 2\\]"),
     (lambda c: c["decode_head"]["train_cfg"].pop("num_points"), "lacks \\['num_points'\\]"),
+    (lambda c: c["decode_head"].update(dropout_ratio=0.5), "\\['dropout_ratio'\\] have no effect"),
 ])
 def test_segmentor_rejects_inconsistent_configs(change, match):
     cfg = _tiny_cfg()

@@ -29,6 +29,9 @@ from .decode_head import BaseDecodeHead
 
 __all__ = ["SideAdapterCLIPHead"]
 
+# BaseDecodeHead arguments that SAN's head never uses, with their harmless default values.
+_NO_EFFECT = dict(out_channels=None, threshold=None, dropout_ratio=0.1, conv_cfg=None, norm_cfg=None,
+                  act_cfg=dict(type="ReLU"), in_index=-1, input_transform=None, sampler=None)
 _TRAIN_KEYS = ("num_points", "oversample_ratio", "importance_sample_ratio", "assigner")
 
 
@@ -45,6 +48,10 @@ class SideAdapterCLIPHead(BaseDecodeHead):
     def __init__(self, num_classes: int, san_cfg: dict, maskgen_cfg: dict, deep_supervision_idxs: Sequence[int],
                  train_cfg: dict | None, **kwargs) -> None:
         san_cfg, maskgen_cfg = dict(san_cfg), dict(maskgen_cfg)
+        ignored = {k: v for k, v in kwargs.items() if k in _NO_EFFECT and v != _NO_EFFECT[k]}
+        if ignored:
+            raise ConfigError(f"SideAdapterCLIPHead: {sorted(ignored)} have no effect here (masks come from the side "
+                              "adapter, classes from the text encoder); remove them")
         super().__init__(in_channels=san_cfg.get("in_channels", 3), channels=san_cfg.get("embed_dims", 240),
                          num_classes=num_classes, **kwargs)
         if san_cfg.get("num_queries", 100) != maskgen_cfg.get("sos_token_num", 100):
