@@ -309,3 +309,11 @@ def test_wrong_class_weight_fails_at_the_first_loss_with_the_fix():
     model = MODELS.build(cfg)  # MMSeg's VOC/Context SAN configs look like this: building must still work
     with pytest.raises(ConfigError, match="172 class weights; it needs num_classes \\+ 1 = 4"):
         model(torch.randn(1, 3, 64, 64), [_labels([1, 3, 64, 64], [[0, 64, 0, 64, 1]])], mode="loss")
+
+
+def test_text_embeddings_are_float32_under_autocast():
+    enc = _text(vocabulary=["cat", "dog"])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        cached = enc.class_embeddings()
+    assert cached.dtype == torch.float32
+    assert torch.equal(cached, enc.class_embeddings())

@@ -149,10 +149,13 @@ class CLIPTextEncoder(nn.Module):
     def template_encode(self, class_names: Sequence[str]) -> torch.Tensor:
         """(K, output_dims) unit-norm class embeddings, averaged over the prompt templates."""
         tokenizer = clip_tokenizer(self.bpe_path)
-        per_template = [
-            self.encode_text(tokenizer([t.format(name) for name in class_names], self.context_length), normalize=True)
-            for t in self.templates
-        ]
+        # Always float32: the result is cached and reused, also outside the mixed-precision region it was
+        # first asked for in.
+        with torch.autocast(self.token_embedding.weight.device.type, enabled=False):
+            per_template = [
+                self.encode_text(tokenizer([t.format(n) for n in class_names], self.context_length), normalize=True)
+                for t in self.templates
+            ]
         return F.normalize(torch.stack(per_template).mean(dim=0), dim=-1)
 
     def class_embeddings(self) -> torch.Tensor:
