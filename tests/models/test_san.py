@@ -317,3 +317,4 @@ def test_text_embeddings_are_float32_under_autocast():
         cached = enc.class_embeddings()
     assert cached.dtype == torch.float32
     assert torch.equal(cached, enc.class_embeddings())
+    assert enc.double().class_embeddings().dtype == torch.float64  # moving the module drops the cache
