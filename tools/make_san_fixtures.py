@@ -24,6 +24,7 @@ import importlib.util
 import json
 import os
 import sys
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -57,7 +58,7 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
-def label_map(shape: tuple) -> np.ndarray:  # noqa: F821 - numpy is imported in main
+def label_map(shape: tuple) -> Any:
     """The LOSS_LABELS ground truth, (H, W) int64."""
     import numpy as np
 
