@@ -382,5 +382,15 @@ CASES += [
     _head("DDRHead", dict(type="DDRHead", in_channels=16, channels=8, norm_cfg=BN), _maps(8, 16), out_like=-1),
 ]
 
+# -- Twins (PCPVT, SVT): corner-padded patch embeddings give ceil(H / stride) maps; SVT's windows pad ------------
+CASES += [
+    _backbone("PCPVT-tiny", dict(type="PCPVT", embed_dims=[8, 8, 16, 16], num_heads=[1, 2, 2, 4], depths=[1, 1, 1, 1],
+                                 mlp_ratios=[2, 2, 2, 2], qkv_bias=True, norm_after_stage=True),
+              (8, 8, 16, 16), _STRIDES),
+    _backbone("SVT-2-stages", dict(type="SVT", embed_dims=[8, 16], num_heads=[1, 2], patch_sizes=[4, 2], strides=[4, 2],
+                                   mlp_ratios=[2, 2], depths=[2, 2], sr_ratios=[2, 1], windiow_sizes=[3, 2],
+                                   out_indices=(0, 1), drop_path_rate=0.1), (8, 16), (4, 8)),
+]
+
 CASES_BY_NAME: dict[str, Case] = {c.name: c for c in CASES}
 assert len(CASES_BY_NAME) == len(CASES), "duplicate contract case names"
