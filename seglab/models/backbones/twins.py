@@ -44,9 +44,7 @@ class GlobalSubsampledAttention(EfficientMultiheadAttention):
         self, x: torch.Tensor, hw_shape: tuple[int, int], identity: torch.Tensor | None = None
     ) -> torch.Tensor:
         """(N, H*W, C) -> (N, H*W, C); ``identity`` is added when given (MMSeg's layers pass none)."""
-        kv = x
-        if self.sr_ratio > 1:
-            kv = self.norm(nchw_to_nlc(self.sr(nlc_to_nchw(x, hw_shape))))
+        kv = self.keys_values(x, hw_shape)
         out = self.dropout_layer(self.proj_drop(self.attn(x, kv, kv, need_weights=False)[0]))
         return out if identity is None else identity + out
 
