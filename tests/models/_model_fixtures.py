@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+import pytest
 import torch
 from _shared import FILL, require
 
@@ -20,6 +21,18 @@ from seglab.config import Config
 from seglab.registry import MODELS
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread():
+    """One intra-op thread: on a loaded 2-core machine OpenMP workers waiting for each other dominate.
+
+    Autouse in every test module that imports it.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @functools.lru_cache(maxsize=1)

@@ -11,21 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
-from _model_fixtures import assert_matches_fixture
+from _model_fixtures import assert_matches_fixture, single_thread  # noqa: F401 - autouse fixture
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data" / "realtime_variants"
 NAMES = sorted(p.stem for p in DATA.glob("*.json"))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """One intra-op thread: on a loaded 2-core machine OpenMP workers waiting for each other dominate."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_variants_were_collected():

@@ -10,22 +10,12 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
-from _model_fixtures import assert_matches_fixture
+from _model_fixtures import assert_matches_fixture, single_thread  # noqa: F401 - autouse fixture
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "twins"
 NAMES = sorted(p.stem for p in DATA.glob("*.json"))
 CASES = [pytest.param(name, variant, id=f"{name}-{variant}") for name in NAMES for variant in ("model_cfg", "config_file")
          if variant == "model_cfg" or "config" in json.loads((DATA / f"{name}.json").read_text())]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """One intra-op thread: on a loaded 2-core machine OpenMP workers waiting for each other dominate."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_fixtures_were_collected():

@@ -23,6 +23,7 @@ import torch
 
 from seglab.models.backbones.beit import beit_relative_position_index
 
+from ._keys import reject_unknown
 from .beit import convert as convert_beit
 
 __all__ = ["convert"]
@@ -37,10 +38,8 @@ def convert(state: dict[str, torch.Tensor], num_heads: int | None = None) -> dic
     """Upstream MAE keys -> MMSeg's MAE keys (see the module doc); ``num_heads`` sizes the relative bias tables."""
     encoder = {k: v for k, v in state.items() if not k.startswith(_DROPPED)}
     unknown = [k for k in encoder if not _KNOWN.fullmatch(k)]
-    if unknown:
-        raise KeyError(f"keys that are not part of an upstream MAE checkpoint: {unknown[:10]}"
-                       + (f" (+{len(unknown) - 10} more)" if len(unknown) > 10 else "")
-                       + "; a BEiT checkpoint (q_bias/v_bias, gamma_1) converts with `seglab convert-weights beit`")
+    reject_unknown(unknown, "MAE", "; a BEiT checkpoint (q_bias/v_bias, gamma_1) converts with "
+                   "`seglab convert-weights beit`")
     if "pos_embed" not in encoder or not any(k.startswith("blocks.") for k in encoder):
         raise KeyError("no MAE encoder found (expected 'pos_embed' and 'blocks.<i>.*' keys)")
     out = {("ln1." + k[len("norm."):] if k.startswith("norm.") else k): v for k, v in convert_beit(encoder).items()}

@@ -22,6 +22,8 @@ import re
 
 import torch
 
+from ._keys import reject_unknown
+
 __all__ = ["convert"]
 
 _BLOCK = re.compile(r"blocks\.(\d+)\.(\d+)\.(.+)")
@@ -81,9 +83,7 @@ def convert(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
                 out[mapped[0]] = mapped[1]
         else:
             unknown.append(key)
-    if unknown:
-        raise KeyError(f"keys that are not part of an upstream Twins checkpoint: {unknown[:10]}"
-                       + (f" (+{len(unknown) - 10} more)" if len(unknown) > 10 else ""))
+    reject_unknown(unknown, "Twins")
     if not out:
         raise KeyError("no Twins weights found (expected keys such as 'patch_embeds.0.proj.weight', "
                        "'blocks.0.0.attn.q.weight', 'pos_block.0.proj.0.weight')")
