@@ -111,7 +111,7 @@ class LocallyGroupedSelfAttention(nn.Module):
         qkv = self.qkv(windows).reshape(n * gh * gw, ws * ws, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
         mask = self.padding_mask(hw_shape, x.device)
         if mask is not None:  # (windows, L, L) -> (N * windows, 1, L, L), the batch outermost
-            mask = mask.to(x.dtype)[None, :, None].expand(n, -1, -1, -1, -1).reshape(n * gh * gw, 1, ws * ws, ws * ws)
+            mask = mask.to(qkv.dtype)[None, :, None].expand(n, -1, -1, -1, -1).reshape(n * gh * gw, 1, ws * ws, ws * ws)
         out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask, scale=self.scale,
                                              dropout_p=self.attn_drop_rate if self.training else 0.0)
         out = out.transpose(1, 2).reshape(n, gh, gw, ws, ws, c).transpose(2, 3).reshape(n, gh * ws, gw * ws, c)

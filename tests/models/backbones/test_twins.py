@@ -181,3 +181,13 @@ def test_default_init_is_mmsegs_and_reports_no_pretrained():
     assert peg.weight.std().item() == pytest.approx(math.sqrt(2.0 / 9), rel=0.3)
     norm = model.layers[1][0].norm1
     assert torch.equal(norm.weight, torch.ones(16)) and not norm.bias.any()
+
+
+def test_masked_windows_run_under_bf16_autocast():
+    torch.manual_seed(0)
+    attn = LocallyGroupedSelfAttention(8, num_heads=2, qkv_bias=True, window_size=3).eval()
+    x, hw = torch.randn(2, 5 * 7, 8), (5, 7)  # padded at the bottom and the right: the mask is used
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = attn(x, hw)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), explicit_lsa(attn, x, hw), atol=0.05, rtol=0.05)
