@@ -14,6 +14,7 @@ from .lip import LIPDataset
 from .mapillary import MapillaryDataset_v1, MapillaryDataset_v2
 from .medical import ChaseDB1Dataset, DRIVEDataset, HRFDataset, REFUGEDataset, STAREDataset, SynapseDataset
 from .multi_image_mix_dataset import MultiImageMixDataset  # noqa: F401
+from .nyu import NYUDataset
 from .remote_sensing import ISPRSDataset, LoveDADataset, PotsdamDataset, iSAIDDataset
 from .voc import PascalContextDataset, PascalContextDataset59, PascalVOCDataset
 
@@ -37,6 +38,7 @@ __all__ = [
     "LoveDADataset",
     "MapillaryDataset_v1",
     "MapillaryDataset_v2",
+    "NYUDataset",
     "NightDrivingDataset",
     "PascalContextDataset",
     "PascalContextDataset59",

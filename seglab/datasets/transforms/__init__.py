@@ -4,6 +4,7 @@ from .change_detection import ConcatCDInput  # noqa: F401
 from .color_mask import ColorMaskToLabel  # noqa: F401
 from .compose import Compose
 from .cutout import RandomCutOut  # noqa: F401
+from .depth_mix import RandomDepthMix  # noqa: F401
 from .edge import GenerateEdge  # noqa: F401
 from .formatting import PackSegInputs
 from .geometric import Pad, RandomCrop, RandomFlip, RandomResize, Resize
