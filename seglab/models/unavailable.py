@@ -22,5 +22,5 @@ def VPD(**kwargs: Any) -> NoReturn:  # noqa: N802 - MMSeg's type name
         "backbone type 'VPD' is not available in seglab: it is Stable Diffusion v1.5's UNet and VAE from the "
         "'ldm' research code, which no maintained package provides (and which needs a multi-GB checkpoint). "
         "Use VPDDepthHead with a seglab backbone instead, e.g. configs/depth/"
-        "vpd-head_r18-d8_4xb2-1k_nyu-64x64.py (docs/depth.md)"
+        "vpd-head_r18-d32_4xb8-25k_nyu-480x480.py (docs/depth.md)"
     )

@@ -136,7 +136,8 @@ class VPDDepthHead(nn.Module):
     def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         """Maps (N, in_channels[i], H/s_i, W/s_i) -> depth (N, 1, h, w) in (0, max_depth)."""
         x0, x1, x2, x3 = inputs[:4]
-        x2 = torch.cat([x2, F.interpolate(x3, scale_factor=2)], dim=1)
+        # MMSeg upsamples x2 (nearest); sizing to x2 is the same on even maps and also fits an odd x2.
+        x2 = torch.cat([x2, F.interpolate(x3, size=x2.shape[2:])], dim=1)
         x = self.conv_aggregation(torch.cat([self.conv1(x0), self.conv2(x1), x2], dim=1))
         x = x[:, :, : x.size(2) - self.fmap_border[0], : x.size(3) - self.fmap_border[1]].contiguous()
         out = self.depth_pred_layer(self.decoder(x))
