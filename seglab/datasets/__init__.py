@@ -7,6 +7,7 @@ from .cityscapes import BDD100KDataset, CityscapesDataset, DarkZurichDataset, Ni
 from .coco_stuff import COCOStuffDataset
 from .collate import COLLATE_FUNCTIONS, default_collate, pseudo_collate
 from .dataset_wrappers import ConcatDataset, RepeatDataset
+from .decathlon import DecathlonDataset
 from .demo import DemoShapesDataset
 from .folder import FolderSegDataset
 from .levircd import BaseCDDataset, LEVIRCDDataset  # noqa: F401
@@ -29,6 +30,7 @@ __all__ = [
     "CityscapesDataset",
     "ConcatDataset",
     "DRIVEDataset",
+    "DecathlonDataset",
     "DarkZurichDataset",
     "DemoShapesDataset",
     "FolderSegDataset",
