@@ -8,19 +8,21 @@ DepthEstimator, NYUDataset, DepthMetric) work with any seglab backbone.
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
 from ..registry import MODELS, ConfigError
 
 __all__ = ["VPD"]
 
 
-@MODELS.register_module(name="VPD")
-def VPD(**kwargs: Any) -> NoReturn:  # noqa: N802 - MMSeg's type name
-    """Fail: the VPD backbone (a Stable Diffusion UNet) is not available in seglab (see docs/depth.md)."""
-    raise ConfigError(
-        "backbone type 'VPD' is not available in seglab: it is Stable Diffusion v1.5's UNet and VAE from the "
-        "'ldm' research code, which no maintained package provides (and which needs a multi-GB checkpoint). "
-        "Use VPDDepthHead with a seglab backbone instead, e.g. configs/depth/"
-        "vpd-head_r18-d32_4xb8-25k_nyu-480x480.py (docs/depth.md)"
-    )
+@MODELS.register_module()
+class VPD:
+    """MMSeg's VPD backbone (a Stable Diffusion UNet): building it fails with the reason (see docs/depth.md)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        raise ConfigError(
+            "backbone type 'VPD' is not available in seglab: it is Stable Diffusion v1.5's UNet and VAE from the "
+            "'ldm' research code, which no maintained package provides (and which needs a multi-GB checkpoint). "
+            "Use VPDDepthHead with a seglab backbone instead, e.g. configs/depth/"
+            "vpd-head_r18-d32_4xb8-25k_nyu-480x480.py (docs/depth.md)"
+        )

@@ -30,6 +30,15 @@ EXPECTED = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _single_thread():
+    """Tiny tensors: one intra-op thread avoids waiting on OpenMP workers on a loaded machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def sample(pred: torch.Tensor, gt: torch.Tensor | None, **meta) -> SegDataSample:
     s = SegDataSample(metainfo=meta, pred_depth_map=pred[None])
     if gt is not None:

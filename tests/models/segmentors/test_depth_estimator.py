@@ -13,6 +13,15 @@ _HEAD = dict(type="VPDDepthHead", in_channels=[16, 32, 64, 128], embed_dim=2, fe
              num_deconv_filters=(4, 4, 4), max_depth=10.0)
 
 
+@pytest.fixture(autouse=True)
+def _single_thread():
+    """Tiny tensors: one intra-op thread avoids waiting on OpenMP workers on a loaded machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def build(**kwargs) -> torch.nn.Module:
     torch.manual_seed(0)
     cfg = dict(type="DepthEstimator", backbone=_R18, decode_head=_HEAD,
