@@ -14,6 +14,8 @@ from seglab.config import Config
 from seglab.engine.hooks import Hook
 from seglab.engine.runner import Runner
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, "configs/depth/vpd-head_r18-d32_4xb8-25k_nyu-480x480.py")
 ITERS = 30
@@ -99,14 +101,6 @@ def hand_metrics(gt: np.ndarray, pred: np.ndarray) -> dict[str, float]:
                 rmse=np.sqrt(np.mean((p - g) ** 2)), rmse_log=np.sqrt(np.mean(dlog**2)),
                 log10=np.mean(np.abs(np.log10(p) - np.log10(g))),
                 silog=np.sqrt(np.mean(dlog**2) - 0.5 * np.mean(dlog) ** 2))
-
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_depth_config_trains_and_depth_metric_matches_a_hand_check(tmp_path):

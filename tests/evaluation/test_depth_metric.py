@@ -13,6 +13,8 @@ from seglab.evaluation.metrics.depth_metric import depth_metrics
 from seglab.registry import METRICS, ConfigError
 from seglab.structures import SegDataSample
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 GT = torch.tensor([[1.0, 2.0, 4.0]])
 PRED = torch.tensor([[1.0, 1.0, 5.0]])
 # By hand: ratios max(gt/pred, pred/gt) = [1, 2, 1.25]; diff = [0, -1, 1]; log diff = [0, -ln 2, ln 1.25].
@@ -28,15 +30,6 @@ EXPECTED = {
     "log10": sum(abs(d) for d in _DLOG) / 3 / math.log(10),
     "silog": math.sqrt(sum(d * d for d in _DLOG) / 3 - 0.5 * (sum(_DLOG) / 3) ** 2),
 }
-
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny tensors: one intra-op thread avoids waiting on OpenMP workers on a loaded machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def sample(pred: torch.Tensor, gt: torch.Tensor | None, **meta) -> SegDataSample:

@@ -9,9 +9,9 @@ use). MMSeg 1.2.2 runs 'whole' when 'slide' is asked (an if/if/else slip); here 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
-from torch import nn
 
 from ...registry import MODELS, ConfigError
 from ...structures import SegDataSample
@@ -31,21 +31,8 @@ class DepthEstimator(EncoderDecoder):
     each sample's ``category_id`` metainfo (NYUDataset sets it from the scene name).
     """
 
-    def __init__(
-        self,
-        backbone: dict | nn.Module,
-        decode_head: dict | nn.Module,
-        neck: dict | nn.Module | None = None,
-        auxiliary_head: dict | nn.Module | Sequence[dict | nn.Module] | None = None,
-        train_cfg: dict | None = None,
-        test_cfg: dict | None = None,
-        data_preprocessor: dict | nn.Module | None = None,
-        pretrained: str | None = None,
-        init_cfg: dict | list | None = None,
-    ) -> None:
-        super().__init__(backbone=backbone, decode_head=decode_head, neck=neck, auxiliary_head=auxiliary_head,
-                         train_cfg=train_cfg, test_cfg=test_cfg, data_preprocessor=data_preprocessor,
-                         pretrained=pretrained, init_cfg=init_cfg)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)  # EncoderDecoder's arguments (MMSeg's): backbone, decode_head, neck, ...
         mode = self.test_cfg.get("mode", "whole")
         if mode not in _MODES:
             raise ConfigError(f"DepthEstimator: test_cfg.mode must be one of {list(_MODES)}, got {mode!r}")

@@ -8,18 +8,11 @@ import torch
 from seglab.registry import MODELS, ConfigError
 from seglab.structures import SegDataSample
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 _R18 = dict(type="ResNetV1c", depth=18, stem_channels=8, base_channels=16)  # out_channels 16, 32, 64, 128
 _HEAD = dict(type="VPDDepthHead", in_channels=[16, 32, 64, 128], embed_dim=2, feature_dim=16,
              num_deconv_filters=(4, 4, 4), max_depth=10.0)
-
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny tensors: one intra-op thread avoids waiting on OpenMP workers on a loaded machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def build(**kwargs) -> torch.nn.Module:
