@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from seglab.cli import main
 from seglab.config import Config
 from seglab.engine.hooks import Hook
 from seglab.engine.runner import Runner
@@ -103,7 +104,7 @@ def hand_metrics(gt: np.ndarray, pred: np.ndarray) -> dict[str, float]:
                 silog=np.sqrt(np.mean(dlog**2) - 0.5 * np.mean(dlog) ** 2))
 
 
-def test_depth_config_trains_and_depth_metric_matches_a_hand_check(tmp_path):
+def test_depth_config_trains_and_depth_metric_matches_a_hand_check(tmp_path, capsys):
     data = str(tmp_path / "nyu")
     write_nyu(data)
     path = tmp_path / "depth_tiny.py"
@@ -136,3 +137,13 @@ def test_depth_config_trains_and_depth_metric_matches_a_hand_check(tmp_path):
         per_image.append(hand_metrics(gt, pred))
     expected = {k: float(np.mean([m[k] for m in per_image])) for k in per_image[0]}
     assert metrics == pytest.approx(expected, rel=1e-4, abs=1e-6)
+
+    # `seglab test` on the saved checkpoint gives the same metrics and draws image | gt depth | prediction.
+    capsys.readouterr()
+    vis = tmp_path / "vis"
+    assert main(["test", str(path), str(tmp_path / "work" / f"iter_{ITERS}.pth"), "--work-dir",
+                 str(tmp_path / "t"), "--device", "cpu", "--show-dir", str(vis)]) == 0
+    assert f"{metrics['rmse']:.5f}" in capsys.readouterr().out
+    pictures = sorted(p.name for p in vis.rglob("*.png"))
+    assert len(pictures) == 2, pictures
+    assert cv2.imread(str(next(vis.rglob("*.png")))).shape == (64, 3 * 80, 3)
