@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from seglab.evaluation import DepthMetric
+from seglab.evaluation.metrics import depth_metric as depth_metric_module
 from seglab.evaluation.metrics.depth_metric import depth_metrics
 from seglab.registry import METRICS, ConfigError
 from seglab.structures import SegDataSample
@@ -115,3 +116,24 @@ def test_missing_prediction_or_ground_truth_is_an_error():
         DepthMetric().process({}, [SegDataSample(gt_depth_map=GT[None])])
     with pytest.raises(ValueError, match="gt_depth_map"):
         DepthMetric().process({}, [sample(PRED, None)])
+
+
+
+def test_evaluate_all_reduces_sums_and_counts_together(monkeypatch):
+    # Two ranks: rank 0 evaluates images 0 and 2, rank 1 image 1; all_reduce adds rank 1's vector (fake gloo).
+    images = [(PRED, GT), (torch.tensor([[2.0, 3.0]]), torch.tensor([[1.0, 3.0]])), (GT, GT)]
+    other = DepthMetric()
+    other.process({}, [sample(*images[1])])
+    other_vector = torch.cat([other.sums, torch.tensor([1.0, 1.0], dtype=torch.float64)])
+    dist = depth_metric_module.dist
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    monkeypatch.setattr(dist, "get_backend", lambda: "gloo")
+    monkeypatch.setattr(dist, "all_reduce", lambda t: t.add_(other_vector))
+    rank0 = DepthMetric(prefix="depth")
+    rank0.process({}, [sample(*images[0]), sample(*images[2])])
+    reduced = rank0.evaluate(3)
+    monkeypatch.undo()
+    single = DepthMetric(prefix="depth")
+    single.process({}, [sample(*img) for img in images])
+    assert reduced == pytest.approx(single.evaluate(3), rel=1e-12)
