@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from seglab.apis import inference_model, init_model
 from seglab.cli import main
 from seglab.config import Config
 from seglab.engine.hooks import Hook
@@ -126,7 +127,7 @@ def test_depth_config_trains_and_depth_metric_matches_a_hand_check(tmp_path, cap
     # The same predictions, evaluated by hand: per-image metrics, then the mean over the 2 test images.
     dataset = runner.val_loop.dataloader.dataset
     model.eval()
-    per_image = []
+    per_image, preds = [], []
     for i in range(len(dataset)):
         item = dataset[i]
         with torch.no_grad():
@@ -135,6 +136,7 @@ def test_depth_config_trains_and_depth_metric_matches_a_hand_check(tmp_path, cap
         gt = cv2.imread(item["data_samples"].depth_map_path, cv2.IMREAD_UNCHANGED) * 1e-3
         assert pred.shape == gt.shape == (64, 80)
         per_image.append(hand_metrics(gt, pred))
+        preds.append(pred)
     expected = {k: float(np.mean([m[k] for m in per_image])) for k in per_image[0]}
     assert metrics == pytest.approx(expected, rel=1e-4, abs=1e-6)
 
@@ -147,3 +149,9 @@ def test_depth_config_trains_and_depth_metric_matches_a_hand_check(tmp_path, cap
     pictures = sorted(p.name for p in vis.rglob("*.png"))
     assert len(pictures) == 2, pictures
     assert cv2.imread(str(next(vis.rglob("*.png")))).shape == (64, 3 * 80, 3)
+
+    # inference_model drops LoadDepthAnnotation from the test pipeline and gives the same depth.
+    with pytest.warns(UserWarning, match="class names"):  # NYU's 27 scene names are not output classes
+        loaded = init_model(str(path), str(tmp_path / "work" / f"iter_{ITERS}.pth"), device="cpu")
+    result = inference_model(loaded, dataset.get_data_info(0)["img_path"])
+    np.testing.assert_allclose(result.pred_depth_map.data[0].numpy(), preds[0], rtol=1e-5, atol=1e-5)
