@@ -17,6 +17,8 @@ from seglab.models.losses import SiLogLoss
 from seglab.registry import MODELS
 from seglab.structures import SegDataSample
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 FIXTURE = np.load(Path(__file__).parents[2] / "data" / "depth" / "vpd_depth_head.npz")
 
 
