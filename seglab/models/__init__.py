@@ -7,6 +7,7 @@ from . import (  # noqa: F401 - registration
     necks,
     samplers,
     segmentors,
+    unavailable,
 )
 from .data_preprocessor import SegDataPreProcessor
 from .multiband import adapt_input_conv, adapt_input_convs  # noqa: F401

@@ -392,5 +392,20 @@ CASES += [
                                    out_indices=(0, 1), drop_path_rate=0.1), (8, 16), (4, 8)),
 ]
 
+
+def _vpd_inputs() -> tuple[tuple[Shape, ...], ...]:
+    """VPD's pyramid (strides 8..64; channels 16, 8, 8, 8) plus an unread map of the output size (32x the 1/32 map)."""
+    variants = []
+    for maps, (h, w) in zip(feature_shapes((16, 8, 8, 8), (8, 16, 32, 64)), IMAGE_SIZES):
+        variants.append((*maps, (BATCH, 1, 32 * math.ceil(h / 32), 32 * math.ceil(w / 32))))
+    return tuple(variants)
+
+
+# A depth head: no num_classes; its one output channel is declared with out_channels=(1,).
+CASES += [
+    Case("VPDDepthHead", "head", dict(type="VPDDepthHead", in_channels=(16, 8, 8, 8), embed_dim=2, feature_dim=16,
+                                      num_deconv_filters=(4, 4, 4), max_depth=10.0), _vpd_inputs(), out_channels=(1,)),
+]
+
 CASES_BY_NAME: dict[str, Case] = {c.name: c for c in CASES}
 assert len(CASES_BY_NAME) == len(CASES), "duplicate contract case names"

@@ -1,5 +1,6 @@
 """segmentors registered in MODELS."""
 from .base import BaseSegmentor
 from .cascade_encoder_decoder import CascadeEncoderDecoder
+from .depth_estimator import DepthEstimator
 from .encoder_decoder import EncoderDecoder
 from .seg_tta import SegTTAModel  # noqa: F401
