@@ -58,6 +58,8 @@ UNUSED_ARGUMENTS: dict[str, UnusedArgument] = {
     # metrics
     "IoUMetric.collect_device": UnusedArgument(
         ("cpu",), "IoUMetric all-reduces its confusion matrix on the evaluation device; nothing is collected"),
+    "DepthMetric.collect_device": UnusedArgument(
+        ("cpu",), "DepthMetric all-reduces its per-image sums on the evaluation device; nothing is collected"),
     # engine
     "AmpOptimWrapper.use_fsdp": UnusedArgument(
         (False,), "seglab trains with DistributedDataParallel only (no FSDP)"),

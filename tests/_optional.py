@@ -17,7 +17,7 @@ OPTIONAL_EXTRAS: dict[str, str] = {
     "albumentations": "the 'albu' extra (pip install 'seglab[albu]'): the Albu transform",
     "tifffile": "the 'tiff' extra (pip install 'seglab[tiff]'): multi-band TIFF loading",
     "scipy": "scipy (pip install scipy): .mat reading in the VOC-aug and COCO-Stuff-10k converters",
-    "nibabel": "nibabel (pip install nibabel): NIfTI reading in the Synapse converter",
+    "nibabel": "the 'medical' extra (pip install 'seglab[medical]'): NIfTI volumes (biomedical loaders, Synapse converter)",
 }
 
 ENVIRONMENT_SKIPS: dict[str, str] = {

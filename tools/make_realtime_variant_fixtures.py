@@ -35,13 +35,52 @@ VARIANTS = {
 }
 
 
-def main() -> None:
-    """Write one fixture pair per variant."""
+def load_fill(path: str):
+    """The ../shared/parity/fill.py module (``fill``, ``parity_input``)."""
+    spec = importlib.util.spec_from_file_location("parity_fill", path)
+    fill_mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fill_mod)
+    return fill_mod
+
+
+def write_fixture(out: str, name: str, model_cfg: dict, shape: tuple, fill_mod, config: str | None = None) -> None:
+    """Build MMSeg's model from ``model_cfg`` with filled weights; write ``<name>.json`` and ``<name>.npz``."""
     import mmseg
     import numpy as np
     import torch
-    from mmengine.config import Config
     from mmseg.registry import MODELS
+
+    model = MODELS.build(copy.deepcopy(model_cfg))
+    state = {k: torch.from_numpy(fill_mod.fill(k, tuple(v.shape), v.is_floating_point()))
+             for k, v in model.state_dict().items()}
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    with torch.no_grad():
+        logits = model(torch.from_numpy(fill_mod.parity_input(shape)), mode="tensor")
+    meta = {"config": config} if config else {}
+    with open(os.path.join(out, f"{name}.json"), "w") as f:
+        json.dump({**meta, "input_shape": list(shape), "model_cfg": encode_tuples(model_cfg),
+                   "mmseg_version": mmseg.__version__}, f, indent=1)
+        f.write("\n")
+    step = max(1, logits.shape[2] // 8)  # every step-th row/column keeps the files small
+    np.savez_compressed(os.path.join(out, f"{name}.npz"), logits_sub=logits[:, :, ::step, ::step].numpy(),
+                        step=np.int64(step), shape=np.array(logits.shape))
+    print(f"{name}: logits {tuple(logits.shape)}, kept every {step}th row/column")
+
+
+def config_model(rel: str) -> dict:
+    """The normalised ``model`` dict of MMSeg's config ``rel`` (a path inside its configs/)."""
+    import mmseg
+    from mmengine.config import Config
+
+    cfg_root = os.path.join(os.path.dirname(mmseg.__file__), ".mim", "configs")
+    model_cfg = normalise(Config.fromfile(os.path.join(cfg_root, rel)).to_dict()["model"])
+    model_cfg["data_preprocessor"] = None
+    return model_cfg
+
+
+def main() -> None:
+    """Write one fixture pair per variant."""
     from mmseg.utils import register_all_modules
 
     register_all_modules()
@@ -49,30 +88,10 @@ def main() -> None:
     parser.add_argument("--out", default="tests/data/realtime_variants")
     parser.add_argument("--fill", default=os.path.join(HERE, "..", "..", "shared", "parity", "fill.py"))
     args = parser.parse_args()
-    spec = importlib.util.spec_from_file_location("parity_fill", args.fill)
-    fill_mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fill_mod)
-    cfg_root = os.path.join(os.path.dirname(mmseg.__file__), ".mim", "configs")
+    fill_mod = load_fill(args.fill)
     os.makedirs(args.out, exist_ok=True)
     for rel, shape in VARIANTS.items():
-        name = os.path.basename(rel)[:-3]
-        model_cfg = normalise(Config.fromfile(os.path.join(cfg_root, rel)).to_dict()["model"])
-        model_cfg["data_preprocessor"] = None
-        model = MODELS.build(copy.deepcopy(model_cfg))
-        state = {k: torch.from_numpy(fill_mod.fill(k, tuple(v.shape), v.is_floating_point()))
-                 for k, v in model.state_dict().items()}
-        model.load_state_dict(state, strict=True)
-        model.eval()
-        with torch.no_grad():
-            logits = model(torch.from_numpy(fill_mod.parity_input(shape)), mode="tensor")
-        with open(os.path.join(args.out, f"{name}.json"), "w") as f:
-            json.dump({"config": rel, "input_shape": list(shape), "model_cfg": encode_tuples(model_cfg),
-                       "mmseg_version": mmseg.__version__}, f, indent=1)
-            f.write("\n")
-        step = max(1, logits.shape[2] // 8)  # every step-th row/column keeps the files small
-        np.savez_compressed(os.path.join(args.out, f"{name}.npz"), logits_sub=logits[:, :, ::step, ::step].numpy(),
-                            step=np.int64(step), shape=np.array(logits.shape))
-        print(f"{name}: logits {tuple(logits.shape)}, kept every {step}th row/column")
+        write_fixture(args.out, os.path.basename(rel)[:-3], config_model(rel), shape, fill_mod, config=rel)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Evaluation: confusion-matrix based segmentation metrics."""
 
-from .metrics import IoUMetric
+from .metrics import DepthMetric, IoUMetric
 
-__all__ = ["IoUMetric"]
+__all__ = ["DepthMetric", "IoUMetric"]

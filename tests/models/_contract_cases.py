@@ -383,6 +383,32 @@ CASES += [
     _head("DDRHead", dict(type="DDRHead", in_channels=16, channels=8, norm_cfg=BN), _maps(8, 16), out_like=-1),
 ]
 
+# -- Twins (PCPVT, SVT): corner-padded patch embeddings give ceil(H / stride) maps; SVT's windows pad ------------
+CASES += [
+    _backbone("PCPVT-tiny", dict(type="PCPVT", embed_dims=[8, 8, 16, 16], num_heads=[1, 2, 2, 4], depths=[1, 1, 1, 1],
+                                 mlp_ratios=[2, 2, 2, 2], qkv_bias=True, norm_after_stage=True),
+              (8, 8, 16, 16), _STRIDES),
+    _backbone("SVT-2-stages", dict(type="SVT", embed_dims=[8, 16], num_heads=[1, 2], patch_sizes=[4, 2], strides=[4, 2],
+                                   mlp_ratios=[2, 2], depths=[2, 2], sr_ratios=[2, 1], windiow_sizes=[3, 2],
+                                   out_indices=(0, 1), drop_path_rate=0.1), (8, 16), (4, 8)),
+]
+
+
+def _vpd_inputs() -> tuple[tuple[Shape, ...], ...]:
+    """VPD's pyramid (strides 8..64; channels 16, 8, 8, 8) plus an unread map of the output size (32x the 1/32 map)."""
+    variants = []
+    for maps, (h, w) in zip(feature_shapes((16, 8, 8, 8), (8, 16, 32, 64)), IMAGE_SIZES):
+        variants.append((*maps, (BATCH, 1, 32 * math.ceil(h / 32), 32 * math.ceil(w / 32))))
+    return tuple(variants)
+
+
+# A depth head: no num_classes; its one output channel is declared with out_channels=(1,).
+CASES += [
+    Case("VPDDepthHead", "head", dict(type="VPDDepthHead", in_channels=(16, 8, 8, 8), embed_dim=2, feature_dim=16,
+                                      num_deconv_filters=(4, 4, 4), max_depth=10.0), _vpd_inputs(), out_channels=(1,)),
+]
+
+
 # -- SAN's head: input [image, CLIP features ([map, cls token] per fused layer), class embeddings] ----------
 def _san_call(model: object, x: list) -> object:
     """maps = [image, clip map 0, clip map 1, cls 0, cls 1, class embeds] -> semantic logits at the image size."""

@@ -233,6 +233,10 @@ BACKBONES = [
                     num_channels=(4, 8, 8, 8)))),
     dict(type="UNet", base_channels=4, num_stages=3, strides=(1, 1, 1), enc_num_convs=(1, 1, 1),
          dec_num_convs=(1, 1), downsamples=(True, True), enc_dilations=(1, 1, 1), dec_dilations=(1, 1)),
+    dict(type="PCPVT", embed_dims=[8, 16], num_heads=[1, 2], patch_sizes=[4, 2], strides=[4, 2], mlp_ratios=[2, 2],
+         depths=[1, 1], sr_ratios=[2, 1], qkv_bias=True, out_indices=(0, 1)),
+    dict(type="SVT", embed_dims=[8, 16], num_heads=[1, 2], patch_sizes=[4, 2], strides=[4, 2], mlp_ratios=[2, 2],
+         depths=[2, 2], sr_ratios=[2, 1], windiow_sizes=[3, 2], out_indices=(0, 1)),
 ]
 
 

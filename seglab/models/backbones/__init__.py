@@ -16,5 +16,6 @@ from .resnet import ResNet, ResNetV1c, ResNetV1d  # noqa: F401
 from .resnext import ResNeXt  # noqa: F401
 from .stdc import STDCContextPathNet, STDCNet  # noqa: F401
 from .swin import SwinTransformer  # noqa: F401
+from .twins import PCPVT, SVT  # noqa: F401
 from .unet import UNet  # noqa: F401
 from .vit import VisionTransformer  # noqa: F401
