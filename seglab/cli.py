@@ -224,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         confusion_matrix,
         convert,
         convert_weights,
+        export,
         flops,
         infer,
         new_config,
@@ -232,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     for tool in (infer, check_dataset, browse_dataset, convert, convert_weights, new_config, benchmark, flops,
-                 analyze_logs, confusion_matrix, print_config, publish):
+                 analyze_logs, confusion_matrix, print_config, publish, export):
         tool.add_parser(sub)
     return parser
 
