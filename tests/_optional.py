@@ -18,6 +18,8 @@ OPTIONAL_EXTRAS: dict[str, str] = {
     "tifffile": "the 'tiff' extra (pip install 'seglab[tiff]'): multi-band TIFF loading",
     "scipy": "scipy (pip install scipy): .mat reading in the VOC-aug and COCO-Stuff-10k converters",
     "nibabel": "nibabel (pip install nibabel): NIfTI reading in the Synapse converter",
+    "cityscapesscripts": "the 'cityscapes' extra (pip install 'seglab[cityscapes]'): CityscapesMetric's official "
+                         "evaluation (not in the test extra: with matplotlib it installs about 116 MB)",
     "onnx": "the 'export' extra (pip install 'seglab[export]'): ONNX export",
     "onnxruntime": "the 'export' extra (pip install 'seglab[export]'): running exported ONNX models",
 }

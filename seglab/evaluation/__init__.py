@@ -1,5 +1,5 @@
 """Evaluation: confusion-matrix based segmentation metrics."""
 
-from .metrics import IoUMetric
+from .metrics import CityscapesMetric, IoUMetric
 
-__all__ = ["IoUMetric"]
+__all__ = ["CityscapesMetric", "IoUMetric"]
