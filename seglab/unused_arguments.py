@@ -61,6 +61,9 @@ UNUSED_ARGUMENTS: dict[str, UnusedArgument] = {
         "itself; predictions are trainIds 0-18, so no index is ignored on that side"),
     "CityscapesMetric.collect_device": UnusedArgument(
         ("cpu",), "CityscapesMetric gathers its file names with torch.distributed; no tensors are collected"),
+    "WandbVisBackend.commit": UnusedArgument(
+        (True, None), "WandbVisBackend writes one W&B row per iteration and commits it when a later iteration is "
+        "logged or the run finishes, so nothing logged is lost; commit=False changes nothing"),
     "IoUMetric.collect_device": UnusedArgument(
         ("cpu",), "IoUMetric all-reduces its confusion matrix on the evaluation device; nothing is collected"),
     # engine

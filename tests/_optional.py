@@ -20,6 +20,10 @@ OPTIONAL_EXTRAS: dict[str, str] = {
     "nibabel": "nibabel (pip install nibabel): NIfTI reading in the Synapse converter",
     "cityscapesscripts": "the 'cityscapes' extra (pip install 'seglab[cityscapes]'): CityscapesMetric's official "
                          "evaluation (not in the test extra: with matplotlib it installs about 116 MB)",
+    "mlflow": "the 'mlflow' extra (pip install 'seglab[mlflow]', mlflow-skinny): MLflowVisBackend (not in the test "
+              "extra: it installs about 117 MB)",
+    "wandb": "the 'wandb' extra (pip install 'seglab[wandb]'): WandbVisBackend (not in the test extra: with pillow "
+             "it installs about 122 MB)",
     "onnx": "the 'export' extra (pip install 'seglab[export]'): ONNX export",
     "onnxruntime": "the 'export' extra (pip install 'seglab[export]'): running exported ONNX models",
 }
