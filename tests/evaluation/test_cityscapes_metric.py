@@ -136,7 +136,7 @@ test_dataloader = dict(batch_size=1, num_workers=0, sampler=dict(type='DefaultSa
     dataset=dict(type='CityscapesDataset', data_root='{data}',
                  data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
                  pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'), dict(type='PackSegInputs')]))
-test_evaluator = dict(type='CityscapesMetric', output_dir='{work}/tmp_pngs')
+test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_cfg = dict(type='TestLoop')
 """
 
@@ -147,10 +147,14 @@ def test_seglab_test_out_keeps_the_submission_pngs(tmp_path, capsys):
     from seglab.cli import main
 
     samples = write_cityscapes(tmp_path / "cs")
-    config = tmp_path / "tiny_cityscapes.py"
+    base = tmp_path / "tiny_cityscapes.py"
     repo = Path(__file__).parents[2]
-    config.write_text(TEST_CONFIG.replace("{repo}", str(repo)).replace("{data}", str(tmp_path / "cs"))
-                      .replace("{work}", str(tmp_path)))
+    base.write_text(TEST_CONFIG.replace("{repo}", str(repo)).replace("{data}", str(tmp_path / "cs")))
+    # docs/evaluation.md's two-line switch from IoUMetric to the official evaluation
+    config = tmp_path / "tiny_cityscapes_official.py"
+    config.write_text(f"_base_ = ['{base}']\ntest_evaluator = dict(_delete_=True, type='CityscapesMetric', "
+                      f"output_dir='{tmp_path}/cityscapes_pngs')\n")
+    assert "test_evaluator = dict(_delete_=True, type='CityscapesMetric'" in (repo / "docs" / "evaluation.md").read_text()
     torch.manual_seed(0)
     checkpoint = tmp_path / "tiny.pth"
     torch.save(dict(state_dict=init_model(str(config)).state_dict()), checkpoint)
