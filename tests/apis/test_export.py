@@ -21,13 +21,7 @@ DOC = Path(__file__).parents[2] / "docs" / "export.md"
 README = Path(__file__).parents[2] / "README.md"
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """One torch thread: on a busy 2-core machine, 2 threads make tiny models 10-100x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

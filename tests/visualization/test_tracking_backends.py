@@ -12,7 +12,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 from _optional import require
 
 from seglab.config import Config
@@ -30,13 +29,7 @@ visualizer = dict(type='SegLocalVisualizer', vis_backends=[{backend}])
 """
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """One torch thread: on a busy 2-core machine, 2 threads make tiny models 10-100x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def train_with(tmp_path: Path, backend: str) -> Runner:
