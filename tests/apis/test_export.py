@@ -65,8 +65,13 @@ def test_static_torchscript_labels_and_a_failed_check_is_a_clear_error(tiny, tmp
     assert main(["export", config, checkpoint, "--format", "torchscript", "--shape", "32", "32", "--out", str(out),
                  "--output", "logits", "--tolerance", "-1"]) == 1
     assert "exported logits differ from PyTorch by 0 > tolerance -1 at input (1, 3, 32, 32)" in capsys.readouterr().out
+    model = init_model(config, checkpoint)
     with pytest.raises(ExportError, match="format must be one of"):
-        export_model(init_model(config, checkpoint), str(out), format="tflite")
+        export_model(model, str(out), format="tflite")
+    # A sliding-window test_cfg is not part of the graph: said, not silently dropped.
+    model.test_cfg = dict(mode="slide", crop_size=(16, 16), stride=(8, 8))
+    with pytest.warns(UserWarning, match="test_cfg.mode='slide' is not exported"):
+        export_model(model, str(out), format="torchscript", shape=(16, 16), verify=False)
 
 
 def doc_commands(text: str) -> list[str]:

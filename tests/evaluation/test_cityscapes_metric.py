@@ -110,6 +110,9 @@ def test_official_evaluation_equals_iou_metric_on_train_ids_and_categories(tmp_p
     assert result["averageScoreCategories"] == pytest.approx(np.nanmean(per_category["IoU"]), abs=1e-12)
     assert 0.3 < result["averageScoreClasses"] < 0.9 and 0 < result["averageScoreInstClasses"] < 1
     assert not (tmp_path / "out").exists()  # keep_results=False: the PNGs it wrote are gone
+    # The next validation round writes and scores again (same predictions, same result).
+    metric.process({}, [data_sample(*s) for s in samples])
+    assert metric.evaluate(len(samples)) == result
 
 
 def test_missing_official_ground_truth_is_named(tmp_path):

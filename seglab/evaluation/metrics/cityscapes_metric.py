@@ -122,6 +122,7 @@ class CityscapesMetric:
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Write each ``pred_sem_seg`` as ``<image stem>.png`` of labelIds; remember its ground-truth labelIds file."""
+        os.makedirs(self.output_dir, exist_ok=True)  # again: keep_results=False removed it after the last evaluation
         for sample in data_samples:
             pred = _field(sample, "pred_sem_seg")
             img_path = _meta(sample, "img_path")
