@@ -110,3 +110,17 @@ def test_doc_commands_run_and_the_onnx_file_gives_predict_labels(tiny, tmp_path,
         expected = model.predict(x)[0].pred_sem_seg.data.numpy()
     assert labels.dtype == np.int64 and labels.shape == (1, 1, 32, 48)
     np.testing.assert_array_equal(labels[0], expected)
+
+
+def test_functional_adaptive_pooling_fails_with_the_way_out(tmp_path):
+    """APCNet pools with F.adaptive_avg_pool2d (no module to swap): ONNX has no operator for it at 4x4 -> 3x3."""
+    require("onnx")
+    bn = dict(type="BN")
+    from seglab.registry import MODELS
+
+    model = MODELS.build(dict(
+        type="EncoderDecoder", backbone=dict(type="_tiny_seg.TinyBackbone"),
+        decode_head=dict(type="APCHead", in_channels=8, channels=8, pool_scales=(1, 3), num_classes=5, norm_cfg=bn)))
+    with pytest.raises(ExportError, match=r"functional adaptive pooling with output size > 1: export without "
+                                          r"--dynamic at a shape whose feature maps are multiples of the pool sizes"):
+        export_model(model, str(tmp_path / "apc.onnx"), shape=(16, 16))
