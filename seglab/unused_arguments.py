@@ -56,6 +56,14 @@ UNUSED_ARGUMENTS: dict[str, UnusedArgument] = {
     "LoadImageFromNDArray.imdecode_backend": UnusedArgument(("cv2",), _NDARRAY),
     "LoadImageFromNDArray.ignore_empty": UnusedArgument((False,), _NDARRAY),
     # metrics
+    "CityscapesMetric.ignore_index": UnusedArgument(
+        (255,), "the official evaluation scores the labelIds ground truth and ignores Cityscapes' void labelIds "
+        "itself; predictions are trainIds 0-18, so no index is ignored on that side"),
+    "CityscapesMetric.collect_device": UnusedArgument(
+        ("cpu",), "CityscapesMetric gathers its file names with torch.distributed; no tensors are collected"),
+    "WandbVisBackend.commit": UnusedArgument(
+        (True, None), "WandbVisBackend writes one W&B row per iteration and commits it when a later iteration is "
+        "logged or the run finishes, so nothing logged is lost; commit=False changes nothing"),
     "IoUMetric.collect_device": UnusedArgument(
         ("cpu",), "IoUMetric all-reduces its confusion matrix on the evaluation device; nothing is collected"),
     "DepthMetric.collect_device": UnusedArgument(

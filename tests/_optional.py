@@ -18,6 +18,12 @@ OPTIONAL_EXTRAS: dict[str, str] = {
     "tifffile": "the 'tiff' extra (pip install 'seglab[tiff]'): multi-band TIFF loading",
     "scipy": "scipy (pip install scipy): .mat reading in the VOC-aug and COCO-Stuff-10k converters",
     "nibabel": "the 'medical' extra (pip install 'seglab[medical]'): NIfTI volumes (biomedical loaders, Synapse converter)",
+    "cityscapesscripts": "the 'cityscapes' extra (pip install 'seglab[cityscapes]'): CityscapesMetric's official "
+                         "evaluation, in the test extra",
+    "mlflow": "the 'mlflow' extra (pip install 'seglab[mlflow]', mlflow-skinny): MLflowVisBackend, in the test extra",
+    "wandb": "the 'wandb' extra (pip install 'seglab[wandb]'): WandbVisBackend, in the test extra",
+    "onnx": "the 'export' extra (pip install 'seglab[export]'): ONNX export",
+    "onnxruntime": "the 'export' extra (pip install 'seglab[export]'): running exported ONNX models",
 }
 
 ENVIRONMENT_SKIPS: dict[str, str] = {
