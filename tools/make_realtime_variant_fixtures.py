@@ -35,8 +35,8 @@ VARIANTS = {
 }
 
 
-def main() -> None:
-    """Write one fixture pair per variant."""
+def record(variants: dict[str, tuple[int, ...]], out: str, fill_path: str) -> None:
+    """Write ``<name>.json`` and ``<name>.npz`` under ``out`` for each MMSeg config of ``variants``."""
     import mmseg
     import numpy as np
     import torch
@@ -45,16 +45,12 @@ def main() -> None:
     from mmseg.utils import register_all_modules
 
     register_all_modules()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="tests/data/realtime_variants")
-    parser.add_argument("--fill", default=os.path.join(HERE, "..", "..", "shared", "parity", "fill.py"))
-    args = parser.parse_args()
-    spec = importlib.util.spec_from_file_location("parity_fill", args.fill)
+    spec = importlib.util.spec_from_file_location("parity_fill", fill_path)
     fill_mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fill_mod)
     cfg_root = os.path.join(os.path.dirname(mmseg.__file__), ".mim", "configs")
-    os.makedirs(args.out, exist_ok=True)
-    for rel, shape in VARIANTS.items():
+    os.makedirs(out, exist_ok=True)
+    for rel, shape in variants.items():
         name = os.path.basename(rel)[:-3]
         model_cfg = normalise(Config.fromfile(os.path.join(cfg_root, rel)).to_dict()["model"])
         model_cfg["data_preprocessor"] = None
@@ -65,14 +61,23 @@ def main() -> None:
         model.eval()
         with torch.no_grad():
             logits = model(torch.from_numpy(fill_mod.parity_input(shape)), mode="tensor")
-        with open(os.path.join(args.out, f"{name}.json"), "w") as f:
+        with open(os.path.join(out, f"{name}.json"), "w") as f:
             json.dump({"config": rel, "input_shape": list(shape), "model_cfg": encode_tuples(model_cfg),
                        "mmseg_version": mmseg.__version__}, f, indent=1)
             f.write("\n")
         step = max(1, logits.shape[2] // 8)  # every step-th row/column keeps the files small
-        np.savez_compressed(os.path.join(args.out, f"{name}.npz"), logits_sub=logits[:, :, ::step, ::step].numpy(),
+        np.savez_compressed(os.path.join(out, f"{name}.npz"), logits_sub=logits[:, :, ::step, ::step].numpy(),
                             step=np.int64(step), shape=np.array(logits.shape))
         print(f"{name}: logits {tuple(logits.shape)}, kept every {step}th row/column")
+
+
+def main(variants: dict[str, tuple[int, ...]] = VARIANTS, out: str = "tests/data/realtime_variants") -> None:
+    """Write one fixture pair per variant."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=out)
+    parser.add_argument("--fill", default=os.path.join(HERE, "..", "..", "shared", "parity", "fill.py"))
+    args = parser.parse_args()
+    record(variants, args.out, args.fill)
 
 
 if __name__ == "__main__":

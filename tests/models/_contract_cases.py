@@ -382,5 +382,16 @@ CASES += [
     _head("DDRHead", dict(type="DDRHead", in_channels=16, channels=8, norm_cfg=BN), _maps(8, 16), out_like=-1),
 ]
 
+# K-Net: a tiny FCN generate head (its classifier weights are the first kernels) and two update stages.
+_KNET_STAGE = dict(type="KernelUpdateHead", num_classes=5, num_heads=2, num_mask_fcs=1, feedforward_channels=16,
+                   in_channels=8, out_channels=8, feat_transform_cfg=dict(conv_cfg=dict(type="Conv2d"), act_cfg=None),
+                   kernel_updator_cfg=dict(type="KernelUpdator", in_channels=4, feat_channels=4, out_channels=4))
+CASES += [
+    Case("IterativeDecodeHead", "head", dict(
+        type="IterativeDecodeHead", num_stages=2, kernel_update_head=[_KNET_STAGE, _KNET_STAGE],
+        kernel_generate_head=dict(type="FCNHead", in_channels=16, channels=8, num_convs=1, num_classes=5,
+                                  norm_cfg=BN)), TWO_LEVEL),
+]
+
 CASES_BY_NAME: dict[str, Case] = {c.name: c for c in CASES}
 assert len(CASES_BY_NAME) == len(CASES), "duplicate contract case names"

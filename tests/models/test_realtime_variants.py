@@ -8,40 +8,14 @@ config file of the same name.
 """
 from __future__ import annotations
 
-import functools
-import importlib.util
-import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from _shared import FILL, require
+from _reference_fixtures import check_fixture
 
-from seglab.config import Config
-from seglab.registry import MODELS
-
-REPO = Path(__file__).resolve().parents[2]
-DATA = REPO / "tests" / "data" / "realtime_variants"
+DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "realtime_variants"
 NAMES = sorted(p.stem for p in DATA.glob("*.json"))
-
-
-@functools.lru_cache(maxsize=1)
-def _fill():
-    spec = importlib.util.spec_from_file_location("parity_fill", require(FILL))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _decode_tuples(obj: object) -> object:
-    if isinstance(obj, dict):
-        if set(obj) == {"__tuple__"}:
-            return tuple(_decode_tuples(v) for v in obj["__tuple__"])
-        return {k: _decode_tuples(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_decode_tuples(v) for v in obj]
-    return obj
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -60,27 +34,4 @@ def test_variants_were_collected():
 @pytest.mark.parametrize("variant", ["model_cfg", "config_file"])
 @pytest.mark.parametrize("name", NAMES)
 def test_variant_matches_mmseg(name: str, variant: str):
-    meta = json.loads((DATA / f"{name}.json").read_text())
-    if variant == "model_cfg":
-        cfg = _decode_tuples(meta["model_cfg"])
-    else:
-        path = REPO / "configs" / meta["config"]
-        assert path.is_file(), f"configs/{meta['config']} must exist"
-        cfg = Config.fromfile(str(path)).model
-        cfg = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
-        cfg["data_preprocessor"] = None
-    model = MODELS.build(cfg)
-    fill = _fill().fill
-    state = {k: torch.from_numpy(fill(k, tuple(v.shape), v.is_floating_point())) for k, v in model.state_dict().items()}
-    model.load_state_dict(state, strict=True)
-    model.eval()
-    ref = np.load(DATA / f"{name}.npz")
-    step = int(ref["step"])
-    with torch.no_grad():
-        logits = model(torch.from_numpy(_fill().parity_input(tuple(meta["input_shape"]))), mode="tensor")
-    assert list(logits.shape) == ref["shape"].tolist()
-    ours = logits[:, :, ::step, ::step].numpy()
-    reference = ref["logits_sub"]
-    err = float(np.abs(ours - reference).max())
-    tol = 1e-4 * float(np.abs(reference).max()) + 1e-5
-    assert err <= tol, f"{name} ({variant}): max abs error {err:.3g} > tolerance {tol:.3g}"
+    check_fixture(DATA, name, variant)

@@ -30,3 +30,6 @@ __all__ += ["Conv2dAdaptivePadding", "InvertedResidualV3", "SELayer"]
 from .dappm import DAPPM, PAPPM  # noqa: E402
 
 __all__ += ["DAPPM", "PAPPM"]
+from .knet_kernel_update import KernelUpdateHead, KernelUpdator  # noqa: E402
+
+__all__ += ["KernelUpdateHead", "KernelUpdator"]
