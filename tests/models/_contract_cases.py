@@ -393,5 +393,20 @@ CASES += [
                                   norm_cfg=BN)), TWO_LEVEL),
 ]
 
+CASES += [
+    # Patchify stems without padding floor odd sizes (as mmpretrain): sizes divisible by the largest stride.
+    Case("ConvNeXt-tiny-arch", "backbone", dict(
+        type="ConvNeXt", arch=dict(depths=[1, 2, 1], channels=[4, 8, 16]), out_indices=[0, 1, 2],
+        gap_before_final_norm=False, drop_path_rate=0.1, layer_scale_init_value=1.0),
+        _images((48, 80), (64, 64)), out_channels=(4, 8, 16), out_strides=(4, 8, 16)),
+    Case("ConvNeXt-v2-conv-pw", "backbone", dict(
+        type="ConvNeXt", arch=dict(depths=[1, 1], channels=[4, 8]), use_grn=True, linear_pw_conv=False,
+        layer_scale_init_value=0.0, out_indices=[0, 1], gap_before_final_norm=False),
+        _images((24, 40), (64, 64)), out_channels=(4, 8), out_strides=(4, 8)),
+    Case("PoolFormer-tiny-arch", "backbone", dict(
+        type="PoolFormer", arch=dict(layers=[1, 1, 1], embed_dims=[4, 8, 16]), out_indices=(0, 1, 2, 4),
+        drop_path_rate=0.1), _images((48, 80), (64, 64)), out_channels=(4, 8, 8, 16), out_strides=(4, 8, 8, 16)),
+]
+
 CASES_BY_NAME: dict[str, Case] = {c.name: c for c in CASES}
 assert len(CASES_BY_NAME) == len(CASES), "duplicate contract case names"

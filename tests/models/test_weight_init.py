@@ -233,6 +233,8 @@ BACKBONES = [
                     num_channels=(4, 8, 8, 8)))),
     dict(type="UNet", base_channels=4, num_stages=3, strides=(1, 1, 1), enc_num_convs=(1, 1, 1),
          dec_num_convs=(1, 1), downsamples=(True, True), enc_dilations=(1, 1, 1), dec_dilations=(1, 1)),
+    dict(type="ConvNeXt", arch=dict(depths=[1, 1], channels=[4, 8]), out_indices=[0, 1], gap_before_final_norm=False),
+    dict(type="PoolFormer", arch=dict(layers=[1, 1], embed_dims=[4, 8]), out_indices=(0, 2)),
 ]
 
 
