@@ -18,6 +18,7 @@ OPTIONAL_EXTRAS: dict[str, str] = {
     "tifffile": "the 'tiff' extra (pip install 'seglab[tiff]'): multi-band TIFF loading",
     "scipy": "scipy (pip install scipy): .mat reading in the VOC-aug and COCO-Stuff-10k converters",
     "nibabel": "nibabel (pip install nibabel): NIfTI reading in the Synapse converter",
+    "timm": "the 'timm' extra (pip install 'seglab[timm]'): TIMMBackbone",
 }
 
 ENVIRONMENT_SKIPS: dict[str, str] = {

@@ -54,6 +54,7 @@ class Case:
     neck_out: Callable[[tuple[Shape, ...]], list[Shape]] | None = None
     mask_layers: int = 0
     prev_output: bool = False  # a cascade head: the last input map is the previous stage's logits
+    requires: str = ""  # an optional extra's module (tests/_optional.py) the case needs, e.g. 'timm'
 
 
     @property
@@ -406,6 +407,11 @@ CASES += [
     Case("PoolFormer-tiny-arch", "backbone", dict(
         type="PoolFormer", arch=dict(layers=[1, 1, 1], embed_dims=[4, 8, 16]), out_indices=(0, 1, 2, 4),
         drop_path_rate=0.1), _images((48, 80), (64, 64)), out_channels=(4, 8, 8, 16), out_strides=(4, 8, 8, 16)),
+]
+
+CASES += [
+    Case("TIMMBackbone-resnet18", "backbone", dict(type="TIMMBackbone", model_name="resnet18", out_indices=(1, 2, 3, 4)),
+         IMAGES, out_channels=(64, 128, 256, 512), out_strides=(4, 8, 16, 32), requires="timm"),
 ]
 
 CASES_BY_NAME: dict[str, Case] = {c.name: c for c in CASES}

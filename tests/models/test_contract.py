@@ -15,6 +15,7 @@ import math
 import pytest
 import torch
 from _contract_cases import CASES, Case  # tests/models is on sys.path (rootdir-relative "prepend" import mode)
+from _optional import require
 from torch import nn
 
 import seglab.models  # noqa: F401 - registration
@@ -82,7 +83,9 @@ def randomize_(model: nn.Module, seed: int) -> nn.Module:
 
 
 def build(case: Case, seed: int = 0) -> nn.Module:
-    """The case's module with seeded random parameters."""
+    """The case's module with seeded random parameters (skipped through ``require`` without its extra)."""
+    if case.requires:
+        require(case.requires)
     return randomize_(MODELS.build(dict(case.cfg)), seed)
 
 

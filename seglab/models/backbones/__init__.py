@@ -18,5 +18,6 @@ from .resnet import ResNet, ResNetV1c, ResNetV1d  # noqa: F401
 from .resnext import ResNeXt  # noqa: F401
 from .stdc import STDCContextPathNet, STDCNet  # noqa: F401
 from .swin import SwinTransformer  # noqa: F401
+from .timm_backbone import TIMMBackbone  # noqa: F401
 from .unet import UNet  # noqa: F401
 from .vit import VisionTransformer  # noqa: F401
