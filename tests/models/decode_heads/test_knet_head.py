@@ -117,9 +117,9 @@ def test_update_stages_keep_pytorch_init_inside_the_head_but_init_weights_applie
         _head(kernel_init=True)
     stage = KernelUpdateHead(**{k: v for k, v in _stage(kernel_init=True).items() if k != "type"})
     stage.init_weights()
-    w = stage.ffn.layers[0][0].weight  # (32, 16): Xavier-uniform bound sqrt(6 / (16 + 32))
+    w = stage.ffn.layers[0][0].weight.detach()  # (32, 16): Xavier-uniform bound sqrt(6 / (16 + 32))
     assert w.abs().max() <= math.sqrt(6 / 48) and w.abs().max() > 0.8 * math.sqrt(6 / 48)
-    assert 0.005 < float(stage.fc_mask.weight.std()) < 0.015  # kernel_init: N(0, 0.01)
+    assert 0.005 < float(stage.fc_mask.weight.detach().std()) < 0.015  # kernel_init: N(0, 0.01)
 
 
 @pytest.mark.parametrize("kernel_size,mask_stride", [(1, 1), (3, 2)])
