@@ -9,6 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+import pytest
 import torch
 from _shared import FILL, require
 
@@ -16,6 +17,16 @@ from seglab.config import Config
 from seglab.registry import MODELS
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread():
+    """One intra-op thread (autouse where imported): on a loaded 2-core machine OpenMP workers waiting for each
+    other dominate these CPU forwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @functools.lru_cache(maxsize=1)

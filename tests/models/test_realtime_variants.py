@@ -11,20 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
-from _reference_fixtures import check_fixture
+from _reference_fixtures import check_fixture, single_thread  # noqa: F401 - autouse fixture
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "realtime_variants"
 NAMES = sorted(p.stem for p in DATA.glob("*.json"))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """One intra-op thread: on a loaded 2-core machine OpenMP workers waiting for each other dominate."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_variants_were_collected():

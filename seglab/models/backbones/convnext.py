@@ -18,6 +18,7 @@ from ..layers import build_activation_layer, build_norm_layer
 from ..layers.layer_norm_2d import LayerNorm2d
 from ..layers.transformer import DropPath
 from ..weight_init import load_pretrained, resolve_init_cfg
+from ._arch import resolve_arch
 
 __all__ = ["GRN", "ConvNeXt", "ConvNeXtBlock"]
 
@@ -141,13 +142,7 @@ class ConvNeXt(nn.Module):
         pretrained: str | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(arch, str):
-            if arch not in self.arch_settings:
-                raise ConfigError(f"ConvNeXt: unknown arch {arch!r}; choose one of {sorted(self.arch_settings)} "
-                                  "or pass dict(depths=[...], channels=[...])")
-            arch = self.arch_settings[arch]
-        elif not isinstance(arch, dict) or "depths" not in arch or "channels" not in arch:
-            raise ConfigError(f"ConvNeXt: an arch dict needs 'depths' and 'channels', got {arch!r}")
+        arch = resolve_arch("ConvNeXt", arch, self.arch_settings, ("depths", "channels"))
         self.depths, self.channels = list(arch["depths"]), list(arch["channels"])
         if len(self.depths) != len(self.channels):
             raise ConfigError(f"ConvNeXt: depths {self.depths} and channels {self.channels} differ in length")

@@ -17,6 +17,7 @@ from ...registry import MODELS, ConfigError
 from ..layers import build_activation_layer, build_norm_layer
 from ..layers.transformer import DropPath
 from ..weight_init import load_pretrained, resolve_init_cfg
+from ._arch import resolve_arch
 
 __all__ = ["PoolFormer", "PoolFormerBlock"]
 
@@ -120,13 +121,7 @@ class PoolFormer(nn.Module):
         pretrained: str | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(arch, str):
-            if arch not in self.arch_settings:
-                raise ConfigError(f"PoolFormer: unknown arch {arch!r}; choose one of {sorted(self.arch_settings)} "
-                                  "or pass dict(layers=[...], embed_dims=[...])")
-            arch = self.arch_settings[arch]
-        elif not isinstance(arch, dict) or "layers" not in arch or "embed_dims" not in arch:
-            raise ConfigError(f"PoolFormer: an arch dict needs 'layers' and 'embed_dims', got {arch!r}")
+        arch = resolve_arch("PoolFormer", arch, self.arch_settings, ("layers", "embed_dims"))
         layers, embed_dims = list(arch["layers"]), list(arch["embed_dims"])
         mlp_ratios = list(arch.get("mlp_ratios", [4] * len(layers)))
         scale = arch.get("layer_scale_init_value", 1e-5)
