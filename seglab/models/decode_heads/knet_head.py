@@ -54,6 +54,12 @@ class IterativeDecodeHead(nn.Module):
                           "stages keep PyTorch's default init (call KernelUpdateHead.init_weights() to apply it)",
                           stacklevel=2)
         gen = self.kernel_generate_head
+        stage_classes = sorted({h.num_classes for h in self.kernel_update_head if hasattr(h, "num_classes")})
+        if stage_classes and stage_classes != [gen.num_classes]:
+            # As in MMSeg the stages' num_classes is unused: they update one kernel per generate-head class.
+            warnings.warn(f"IterativeDecodeHead: kernel_update_head num_classes {stage_classes} differ from "
+                          f"kernel_generate_head.num_classes ({gen.num_classes}); the stages update one kernel per "
+                          "generate-head class, so theirs has no effect: set them equal", stacklevel=2)
         self.align_corners, self.num_classes = gen.align_corners, gen.num_classes
         self.ignore_index, self.out_channels = gen.ignore_index, gen.num_classes
         # What the segmentor's channel check reads: the features this head consumes are the generate head's.

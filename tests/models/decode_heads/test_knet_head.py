@@ -148,3 +148,23 @@ def test_updator_reads_wide_kernels_as_rows_of_in_channels():
 def test_updator_needs_feat_channels_equal_to_in_channels():
     with pytest.raises(ConfigError, match=r"feat_channels \(64\) must equal in_channels \(256\)"):
         KernelUpdator(in_channels=256, feat_channels=64)
+
+
+def test_segmentor_losses_are_named_per_stage_and_stage_classes_are_checked():
+    from seglab.models.segmentors import EncoderDecoder
+
+    torch.manual_seed(0)
+    model = EncoderDecoder(
+        backbone=dict(type="ResNetV1c", depth=18, stem_channels=4, base_channels=4, out_indices=(2, 3)),
+        decode_head=dict(type="IterativeDecodeHead", num_stages=1, kernel_update_head=[_stage(in_channels=C)],
+                         kernel_generate_head=dict(type="FCNHead", in_channels=32, in_index=1, channels=C,
+                                                   num_convs=1, num_classes=K)),
+        auxiliary_head=dict(type="FCNHead", in_channels=16, in_index=0, channels=4, num_convs=1, num_classes=K,
+                            loss_decode=dict(type="CrossEntropyLoss", loss_weight=0.4)))
+    _, samples = _batch(size=8)
+    losses = model.loss(torch.randn(2, 3, 32, 32), samples)
+    assert sorted(losses) == ["aux.acc_seg", "aux.loss_ce", "decode.acc_seg.s0", "decode.acc_seg.s1",
+                              "decode.loss_ce.s0", "decode.loss_ce.s1"]
+    assert model.num_classes == K and model.out_channels == K
+    with pytest.warns(UserWarning, match=r"num_classes \[150\] differ from kernel_generate_head.num_classes \(3\)"):
+        _head(num_classes=150)
