@@ -24,6 +24,7 @@ OPTIONAL_EXTRAS: dict[str, str] = {
     "wandb": "the 'wandb' extra (pip install 'seglab[wandb]'): WandbVisBackend, in the test extra",
     "onnx": "the 'export' extra (pip install 'seglab[export]'): ONNX export",
     "onnxruntime": "the 'export' extra (pip install 'seglab[export]'): running exported ONNX models",
+    "timm": "the 'timm' extra (pip install 'seglab[timm]'): TIMMBackbone",
 }
 
 ENVIRONMENT_SKIPS: dict[str, str] = {

@@ -34,6 +34,7 @@ FAMILIES = [
     "hrnet", "ocrnet", "unet",
     "twins",
     "san",
+    "knet",
 ]
 # Configs of a family left out for now (their backbone is another family's work): name substrings.
 EXCLUDE: dict[str, tuple[str, ...]] = {}

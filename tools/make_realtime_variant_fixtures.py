@@ -79,18 +79,18 @@ def config_model(rel: str) -> dict:
     return model_cfg
 
 
-def main() -> None:
+def main(variants: dict[str, tuple[int, ...]] = VARIANTS, out: str = "tests/data/realtime_variants") -> None:
     """Write one fixture pair per variant."""
     from mmseg.utils import register_all_modules
 
     register_all_modules()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="tests/data/realtime_variants")
+    parser.add_argument("--out", default=out)
     parser.add_argument("--fill", default=os.path.join(HERE, "..", "..", "shared", "parity", "fill.py"))
     args = parser.parse_args()
     fill_mod = load_fill(args.fill)
     os.makedirs(args.out, exist_ok=True)
-    for rel, shape in VARIANTS.items():
+    for rel, shape in variants.items():
         write_fixture(args.out, os.path.basename(rel)[:-3], config_model(rel), shape, fill_mod, config=rel)
 
 

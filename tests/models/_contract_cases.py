@@ -55,6 +55,7 @@ class Case:
     mask_layers: int = 0
     prev_output: bool = False  # a cascade head: the last input map is the previous stage's logits
     call: Callable | None = None  # call(model, maps) for a head whose input is not a list of maps (SAN)
+    requires: str = ""  # an optional extra's module (tests/_optional.py) the case needs, e.g. 'timm'
 
 
     @property
@@ -433,6 +434,37 @@ CASES += [
         maskgen_cfg=dict(sos_token_num=4, num_layers=1, embed_dims=8, num_heads=2, mlp_ratio=2, out_dims=8,
                          act_cfg=dict(type="QuickGELU"), frozen_exclude=["all"])),
         _san_inputs((64, 64), (80, 48)), out_like=0, call=_san_call),
+]
+
+# K-Net: a tiny FCN generate head (its classifier weights are the first kernels) and two update stages.
+_KNET_STAGE = dict(type="KernelUpdateHead", num_classes=5, num_heads=2, num_mask_fcs=1, feedforward_channels=16,
+                   in_channels=8, out_channels=8, feat_transform_cfg=dict(conv_cfg=dict(type="Conv2d"), act_cfg=None),
+                   kernel_updator_cfg=dict(type="KernelUpdator", in_channels=4, feat_channels=4, out_channels=4))
+CASES += [
+    Case("IterativeDecodeHead", "head", dict(
+        type="IterativeDecodeHead", num_stages=2, kernel_update_head=[_KNET_STAGE, _KNET_STAGE],
+        kernel_generate_head=dict(type="FCNHead", in_channels=16, channels=8, num_convs=1, num_classes=5,
+                                  norm_cfg=BN)), TWO_LEVEL),
+]
+
+CASES += [
+    # Patchify stems without padding floor odd sizes (as mmpretrain): sizes divisible by the largest stride.
+    Case("ConvNeXt-tiny-arch", "backbone", dict(
+        type="ConvNeXt", arch=dict(depths=[1, 2, 1], channels=[4, 8, 16]), out_indices=[0, 1, 2],
+        gap_before_final_norm=False, drop_path_rate=0.1, layer_scale_init_value=1.0),
+        _images((48, 80), (64, 64)), out_channels=(4, 8, 16), out_strides=(4, 8, 16)),
+    Case("ConvNeXt-v2-conv-pw", "backbone", dict(
+        type="ConvNeXt", arch=dict(depths=[1, 1], channels=[4, 8]), use_grn=True, linear_pw_conv=False,
+        layer_scale_init_value=0.0, out_indices=[0, 1], gap_before_final_norm=False),
+        _images((24, 40), (64, 64)), out_channels=(4, 8), out_strides=(4, 8)),
+    Case("PoolFormer-tiny-arch", "backbone", dict(
+        type="PoolFormer", arch=dict(layers=[1, 1, 1], embed_dims=[4, 8, 16]), out_indices=(0, 1, 2, 4),
+        drop_path_rate=0.1), _images((48, 80), (64, 64)), out_channels=(4, 8, 8, 16), out_strides=(4, 8, 8, 16)),
+]
+
+CASES += [
+    Case("TIMMBackbone-resnet18", "backbone", dict(type="TIMMBackbone", model_name="resnet18", out_indices=(1, 2, 3, 4)),
+         IMAGES, out_channels=(64, 128, 256, 512), out_strides=(4, 8, 16, 32), requires="timm"),
 ]
 
 CASES_BY_NAME: dict[str, Case] = {c.name: c for c in CASES}

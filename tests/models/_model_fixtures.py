@@ -55,6 +55,14 @@ def decode_tuples(obj: object) -> object:
     return obj
 
 
+@functools.lru_cache(maxsize=2)
+def _filled_state(shapes: tuple[tuple[str, tuple[int, ...], bool], ...]) -> dict[str, torch.Tensor]:
+    """The fill weights of a state dict given as ``(key, shape, is_float)`` rows (cached: both variants of a
+    fixture have the same rows, and filling a ResNet-50 model takes seconds)."""
+    fill = parity_fill().fill
+    return {k: torch.from_numpy(fill(k, shape, is_float)) for k, shape, is_float in shapes}
+
+
 def assert_matches_fixture(data: Path, name: str, variant: str) -> None:
     """Build fixture ``name`` from its model dict (``variant='model_cfg'``) or from seglab's config file of the
     recorded path (``'config_file'``), load filled weights strictly, compare the logits (README tolerance)."""
@@ -68,9 +76,8 @@ def assert_matches_fixture(data: Path, name: str, variant: str) -> None:
         cfg = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
         cfg["data_preprocessor"] = None
     model = MODELS.build(cfg)
-    fill = parity_fill().fill
-    state = {k: torch.from_numpy(fill(k, tuple(v.shape), v.is_floating_point())) for k, v in model.state_dict().items()}
-    model.load_state_dict(state, strict=True)
+    shapes = tuple((k, tuple(v.shape), v.is_floating_point()) for k, v in model.state_dict().items())
+    model.load_state_dict(_filled_state(shapes), strict=True)
     model.eval()
     ref = np.load(data / f"{name}.npz")
     step = int(ref["step"])

@@ -15,6 +15,7 @@ import math
 import pytest
 import torch
 from _contract_cases import CASES, Case  # tests/models is on sys.path (rootdir-relative "prepend" import mode)
+from _optional import require
 from torch import nn
 
 import seglab.models  # noqa: F401 - registration
@@ -82,7 +83,9 @@ def randomize_(model: nn.Module, seed: int) -> nn.Module:
 
 
 def build(case: Case, seed: int = 0) -> nn.Module:
-    """The case's module with seeded random parameters."""
+    """The case's module with seeded random parameters (skipped through ``require`` without its extra)."""
+    if case.requires:
+        require(case.requires)
     return randomize_(MODELS.build(dict(case.cfg)), seed)
 
 
@@ -156,7 +159,9 @@ def test_forward_gives_declared_shapes_at_odd_sizes(case: Case):
         expected = expected_shapes(case, model, variant)
         got = [tuple(o.shape) for o in outs]
         if case.kind == "head":
-            declared = case.out_channels[0] if case.out_channels else case.cfg.get("out_channels", case.cfg["num_classes"])
+            # K-Net's IterativeDecodeHead takes its classes from the head it wraps.
+            head_cfg = case.cfg.get("kernel_generate_head", case.cfg)
+            declared = case.out_channels[0] if case.out_channels else head_cfg.get("out_channels", head_cfg["num_classes"])
             assert model.out_channels == declared
             got = got[:1]  # extra outputs (DAHead's pam/cam, EncHead's se logits) are checked by backward
         if case.kind == "mask_head":

@@ -5,6 +5,7 @@ import logging
 
 import pytest
 import torch
+from _optional import require
 
 import seglab.models  # noqa: F401 - registration
 from seglab.models.weight_init import PretrainedWeightsError, without_pretrained
@@ -237,7 +238,11 @@ BACKBONES = [
          depths=[1, 1], sr_ratios=[2, 1], qkv_bias=True, out_indices=(0, 1)),
     dict(type="SVT", embed_dims=[8, 16], num_heads=[1, 2], patch_sizes=[4, 2], strides=[4, 2], mlp_ratios=[2, 2],
          depths=[2, 2], sr_ratios=[2, 1], windiow_sizes=[3, 2], out_indices=(0, 1)),
+    dict(type="ConvNeXt", arch=dict(depths=[1, 1], channels=[4, 8]), out_indices=[0, 1], gap_before_final_norm=False),
+    dict(type="PoolFormer", arch=dict(layers=[1, 1], embed_dims=[4, 8]), out_indices=(0, 2)),
+    dict(type="TIMMBackbone", model_name="resnet18", out_indices=(1, 2)),
 ]
+OPTIONAL_BACKBONES = {"TIMMBackbone": "timm"}  # type -> the optional extra's module it needs
 
 
 def test_the_backbone_list_below_covers_every_backbone():
@@ -249,16 +254,20 @@ def test_the_backbone_list_below_covers_every_backbone():
 
 @pytest.mark.parametrize("cfg", BACKBONES, ids=lambda cfg: cfg["type"])
 def test_every_backbone_loads_pretrained_and_init_cfg_with_prefix(tmp_path, cfg):
+    if cfg["type"] in OPTIONAL_BACKBONES:
+        require(OPTIONAL_BACKBONES[cfg["type"]])
     # Counters and window index tables are not weights (the index is a fixed function of the window size).
     state = {k: v for k, v in seeded_state(MODELS.build(cfg), 0).items()
              if not k.endswith(("num_batches_tracked", "relative_position_index"))}
     torch.save(state, tmp_path / "plain.pth")
     torch.save({"state_dict": {f"backbone.{k}": v for k, v in state.items()}}, tmp_path / "whole.pth")
-    with pytest.warns(DeprecationWarning):
-        by_path = MODELS.build(dict(cfg, pretrained=str(tmp_path / "plain.pth")))
     by_prefix = MODELS.build(dict(cfg, init_cfg=dict(type="Pretrained", checkpoint=str(tmp_path / "whole.pth"),
                                                      prefix="backbone.")))
-    for model in (by_path, by_prefix):
+    models = [by_prefix]
+    if cfg["type"] != "TIMMBackbone":  # its `pretrained` is timm's own download switch (a bool), not a path
+        with pytest.warns(DeprecationWarning):
+            models.append(MODELS.build(dict(cfg, pretrained=str(tmp_path / "plain.pth"))))
+    for model in models:
         assert model.init_weights() is True
         for k, v in state.items():
             assert torch.equal(model.state_dict()[k], v), k

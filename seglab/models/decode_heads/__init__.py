@@ -17,6 +17,7 @@ from .fpn_head import FPNHead
 from .gc_head import GCHead
 from .ham_head import LightHamHead
 from .isa_head import ISAHead
+from .knet_head import IterativeDecodeHead
 from .lraspp_head import LRASPPHead
 from .mask2former_head import Mask2FormerHead
 from .maskformer_head import MaskFormerHead

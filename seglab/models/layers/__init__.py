@@ -31,3 +31,6 @@ from .dappm import DAPPM, PAPPM  # noqa: E402
 from .prenorm_transformer_layer import PreNormTransformerLayer  # noqa: E402
 
 __all__ += ["DAPPM", "PAPPM", "PreNormTransformerLayer"]
+from .knet_kernel_update import KernelUpdateHead, KernelUpdator  # noqa: E402
+
+__all__ += ["KernelUpdateHead", "KernelUpdator"]
