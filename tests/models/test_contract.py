@@ -127,9 +127,10 @@ def expected_shapes(case: Case, model: nn.Module, variant: int) -> list[tuple[in
 
 
 def close_dropout(model: nn.Module) -> None:
-    # Dropout2d may zero one channel in every sample, which zeroes gradients that do exist.
+    # Dropout2d may zero one channel in every sample, and DropPath a whole block in every sample (likelier
+    # with a batch of 2), which zeroes gradients that do exist.
     for m in model.modules():
-        if isinstance(m, (nn.Dropout, nn.Dropout2d)):
+        if isinstance(m, (nn.Dropout, nn.Dropout2d)) or type(m).__name__ == "DropPath":
             m.eval()
 
 
