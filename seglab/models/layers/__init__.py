@@ -30,3 +30,6 @@ __all__ += ["Conv2dAdaptivePadding", "InvertedResidualV3", "SELayer"]
 from .dappm import DAPPM, PAPPM  # noqa: E402
 
 __all__ += ["DAPPM", "PAPPM"]
+from .point_sample import get_uncertain_point_coords_with_randomness, point_sample, sample_uncertain_points  # noqa: E402
+
+__all__ += ["get_uncertain_point_coords_with_randomness", "point_sample", "sample_uncertain_points"]
