@@ -1,10 +1,12 @@
 """Real-time model variants beyond the parity goldens (STDC2, PIDNet-M/L, DDRNet-23, BiSeNetV1 on
-ResNet-18/50, MobileNetV3-small + LR-ASPP) give MMSegmentation 1.2.2's outputs.
+ResNet-18/50, MobileNetV3-small + LR-ASPP, ICNet R50, CGNet, ERFNet, PointRend R50) give MMSegmentation
+1.2.2's outputs.
 
 Fixtures in tests/data/realtime_variants come from tools/make_realtime_variant_fixtures.py (run in the
 MMSeg reference env): the model dict, the input shape and a subsampled grid of the reference logits,
 made with ../shared/parity/fill.py weights. Each variant is built from that dict and from seglab's
-config file of the same name.
+config file of the same name. PointRend's fixture (``"output": "encode_decode"``) holds the subdivision
+inference result of ``encode_decode`` instead of the ``mode='tensor'`` logits.
 """
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def _single_thread():
 
 
 def test_variants_were_collected():
-    assert len(NAMES) >= 7, f"only {NAMES} in {DATA}"
+    assert len(NAMES) >= 11, f"only {NAMES} in {DATA}"
 
 
 @pytest.mark.parametrize("variant", ["model_cfg", "config_file"])
@@ -76,8 +78,13 @@ def test_variant_matches_mmseg(name: str, variant: str):
     model.eval()
     ref = np.load(DATA / f"{name}.npz")
     step = int(ref["step"])
+    x = torch.from_numpy(_fill().parity_input(tuple(meta["input_shape"])))
     with torch.no_grad():
-        logits = model(torch.from_numpy(_fill().parity_input(tuple(meta["input_shape"]))), mode="tensor")
+        if meta.get("output", "tensor") == "tensor":
+            logits = model(x, mode="tensor")
+        else:
+            h, w = meta["input_shape"][2:]
+            logits = model.encode_decode(x, [dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w))])
     assert list(logits.shape) == ref["shape"].tolist()
     ours = logits[:, :, ::step, ::step].numpy()
     reference = ref["logits_sub"]
