@@ -16,7 +16,7 @@ from torch import nn
 
 from ...registry import MODELS, ConfigError
 from ..layers import ConvModule, build_conv_layer, build_norm_layer
-from ..weight_init import load_pretrained, resolve_init_cfg
+from ..weight_init import kaiming_cnn_init, load_pretrained, resolve_init_cfg
 
 __all__ = ["CGNet"]
 
@@ -172,13 +172,10 @@ class CGNet(nn.Module):
     @torch.no_grad()
     def _default_init(self) -> None:
         """MMSeg's CGNet init: Kaiming (fan_out) convs and linears with zero bias, norms 1/0, PReLU slopes 0."""
+        kaiming_cnn_init(self)
         for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
+            if isinstance(m, nn.Linear):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm)) and m.weight is not None:
-                nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
             elif isinstance(m, nn.PReLU):
                 nn.init.zeros_(m.weight)
