@@ -78,7 +78,11 @@ class ICNet(nn.Module):
         self.conv_sub4 = ConvModule(psp_out_channels, out_channels[2], 1, **plain)
         self.out_channels = list(out_channels)
         self.out_strides = [8, 16, 32]
-        kaiming_cnn_init(self)  # MMSeg's ICNet init (Kaiming fan_out) covers the ResNet too
+        # MMSeg's ICNet init (Kaiming fan_out, norms 1/0); the ResNet keeps its own init, which MMSeg re-applies
+        # after ICNet's (the same Kaiming init plus its zero-initialised last norms per block).
+        for name, child in self.named_children():
+            if name != "backbone":
+                kaiming_cnn_init(child)
 
     def init_weights(self) -> bool:
         """Load the ResNet's then ICNet's ``init_cfg`` Pretrained weights; True when some were loaded."""

@@ -21,9 +21,11 @@ _ERFNET = dict(type="ERFNet", enc_downsample_channels=(4, 8, 16), enc_stage_non_
                dec_stages_non_bottleneck=(1, 1), dec_non_bottleneck_channels=(8, 4))
 
 
-def test_icnet_uses_a_ceil_mode_max_pool_and_needs_a_resnet():
+def test_icnet_uses_a_ceil_mode_max_pool_keeps_the_resnet_init_and_needs_a_resnet():
     model = MODELS.build(_ICNET)
     assert model.backbone.maxpool.ceil_mode is True
+    # ICNet's own init leaves the ResNet's (zero-initialised last norm per block, as MMSeg re-applies it).
+    assert (model.backbone.layer1[0].norm2.weight == 0).all() and (model.conv_sub1[0].bn.weight == 1).all()
     # 64 px: stem 16x16 -> ceil-mode pool 9x9 (floor mode would give 8) -> layer2 5x5.
     with torch.no_grad():
         sub1, sub2, sub4 = model.eval()(torch.randn(1, 3, 64, 64))
