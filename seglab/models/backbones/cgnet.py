@@ -60,7 +60,7 @@ class ContextGuidedBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, dilation: int = 2, reduction: int = 16,
                  skip_connect: bool = True, downsample: bool = False, conv_cfg: dict | None = None,
-                 norm_cfg: dict | None = _BN, act_cfg: dict | None = _PRELU, with_cp: bool = False) -> None:
+                 norm_cfg: dict = _BN, act_cfg: dict | None = _PRELU, with_cp: bool = False) -> None:
         super().__init__()
         self.with_cp, self.downsample = with_cp, downsample
         channels = out_channels if downsample else out_channels // 2
@@ -71,7 +71,7 @@ class ContextGuidedBlock(nn.Module):
                                       bias=False)
         self.f_sur = build_conv_layer(conv_cfg, channels, channels, kernel_size=3, padding=dilation, groups=channels,
                                       dilation=dilation, bias=False)
-        self.bn = build_norm_layer(norm_cfg or _BN, 2 * channels)[1]
+        self.bn = build_norm_layer(norm_cfg, 2 * channels)[1]
         self.activate = nn.PReLU(2 * channels)  # PReLU whatever act_cfg says (MMSeg's layer)
         if downsample:
             self.bottleneck = build_conv_layer(conv_cfg, 2 * channels, out_channels, kernel_size=1, bias=False)
@@ -122,7 +122,7 @@ class CGNet(nn.Module):
         dilations: Sequence[int] = (2, 4),
         reductions: Sequence[int] = (8, 16),
         conv_cfg: dict | None = None,
-        norm_cfg: dict | None = _BN,
+        norm_cfg: dict = _BN,
         act_cfg: dict | None = _PRELU,
         norm_eval: bool = False,
         with_cp: bool = False,
@@ -134,13 +134,15 @@ class CGNet(nn.Module):
                                ("dilations", dilations, 2), ("reductions", reductions, 2)):
             if len(value) != n:
                 raise ConfigError(f"CGNet: {name} needs {n} entries, got {tuple(value)}")
+        if norm_cfg is None:
+            raise ConfigError("CGNet: norm_cfg must be a norm config (its joint-feature and stage norms always "
+                              "exist), e.g. dict(type='BN', requires_grad=True)")
         if min(num_blocks) < 1:
             raise ConfigError(f"CGNet: every stage needs at least one block, got num_blocks={tuple(num_blocks)}")
         self.init_cfg = resolve_init_cfg(pretrained, init_cfg, "CGNet")
         self.in_channels, self.num_channels = in_channels, tuple(num_channels)
         self.num_blocks, self.dilations, self.reductions = tuple(num_blocks), tuple(dilations), tuple(reductions)
         self.norm_eval, self.with_cp = norm_eval, with_cp
-        norm = norm_cfg or _BN
         self.stem = nn.ModuleList([
             ConvModule(in_channels if i == 0 else num_channels[0], num_channels[0], 3, 2 if i == 0 else 1, padding=1,
                        conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=_act(act_cfg, num_channels[0]))
@@ -148,15 +150,15 @@ class CGNet(nn.Module):
         self.inject_2x = InputInjection(1)
         self.inject_4x = InputInjection(2)
         channels = num_channels[0] + in_channels
-        self.norm_prelu_0 = nn.Sequential(build_norm_layer(norm, channels)[1], nn.PReLU(channels))
+        self.norm_prelu_0 = nn.Sequential(build_norm_layer(norm_cfg, channels)[1], nn.PReLU(channels))
         self.level1 = self._stage(channels, num_channels[1], num_blocks[0], dilations[0], reductions[0],
                                   conv_cfg, norm_cfg, act_cfg)
         channels = 2 * num_channels[1] + in_channels
-        self.norm_prelu_1 = nn.Sequential(build_norm_layer(norm, channels)[1], nn.PReLU(channels))
+        self.norm_prelu_1 = nn.Sequential(build_norm_layer(norm_cfg, channels)[1], nn.PReLU(channels))
         self.level2 = self._stage(channels, num_channels[2], num_blocks[1], dilations[1], reductions[1],
                                   conv_cfg, norm_cfg, act_cfg)
         channels = 2 * num_channels[2]
-        self.norm_prelu_2 = nn.Sequential(build_norm_layer(norm, channels)[1], nn.PReLU(channels))
+        self.norm_prelu_2 = nn.Sequential(build_norm_layer(norm_cfg, channels)[1], nn.PReLU(channels))
         self.out_channels = [num_channels[0] + in_channels, 2 * num_channels[1] + in_channels, 2 * num_channels[2]]
         self.out_strides = [2, 4, 8]
         self._default_init()

@@ -60,6 +60,8 @@ def test_cgnet_default_init_and_prelu_slopes_per_channel():
     assert model.level2[1].conv1x1.activate.num_parameters == 8  # a plain block: out_channels // 2
     with pytest.raises(ConfigError, match="reduction 32 must be in"):
         MODELS.build(dict(type="CGNet", num_channels=(4, 8, 16), reductions=(2, 32)))
+    with pytest.raises(ConfigError, match="norm_cfg must be a norm config"):
+        MODELS.build(dict(type="CGNet", num_channels=(4, 8, 16), reductions=(2, 4), norm_cfg=None))
 
 
 def test_cgnet_norm_eval_keeps_batch_norm_in_eval_mode():
