@@ -80,6 +80,11 @@ UNUSED_ARGUMENTS: dict[str, UnusedArgument] = {
     "LoggerHook.out_dir": UnusedArgument((None,), _LOG_FILES),
     "LoggerHook.out_suffix": UnusedArgument(((".json", ".log", ".py"),), _LOG_FILES),
     "LoggerHook.keep_local": UnusedArgument((True,), _LOG_FILES),
+    # ERFNet: MMSeg builds its blocks with BN(eps=1e-3) and ReLU whatever these say
+    "ERFNet.conv_cfg": UnusedArgument((None,), "ERFNet's blocks use plain convs (as in MMSeg)"),
+    "ERFNet.norm_cfg": UnusedArgument(
+        ({"type": "BN", "requires_grad": True},), "ERFNet's blocks use BatchNorm with eps=1e-3 (as in MMSeg)"),
+    "ERFNet.act_cfg": UnusedArgument(({"type": "ReLU"},), "ERFNet's blocks use ReLU (as in MMSeg)"),
 }
 
 _warned: set[str] = set()

@@ -35,6 +35,7 @@ FAMILIES = [
     "twins",
     "san",
     "knet",
+    "icnet", "cgnet", "erfnet", "point_rend",
 ]
 # Configs of a family left out for now (their backbone is another family's work): name substrings.
 EXCLUDE: dict[str, tuple[str, ...]] = {}

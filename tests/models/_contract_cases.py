@@ -467,5 +467,31 @@ CASES += [
          IMAGES, out_channels=(64, 128, 256, 512), out_strides=(4, 8, 16, 32), requires="timm"),
 ]
 
+# -- ICNet (+ ICNeck), CGNet, ERFNet, PointRend's PointHead ---------------------------------------------
+_ICNET_R18 = dict(_TINY_R18, dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1))  # layer2 16, layer4 64 channels
+CASES += [
+    # ICNet halves the image twice inside and its max-pool rounds up: at 56 and 120 px every branch is at
+    # ceil(H / stride) (at 64 px the stride-16 branch has 5 rows, as in MMSeg).
+    Case("ICNet-r18-tiny", "backbone", dict(type="ICNet", backbone_cfg=_ICNET_R18, layer_channels=(16, 64),
+                                            light_branch_middle_channels=4, psp_out_channels=8,
+                                            out_channels=(4, 8, 8), norm_cfg=BN),
+         _images((56, 120), (120, 56)), out_channels=(4, 8, 8), out_strides=(8, 16, 32)),
+    Case("ICNeck", "neck", dict(type="ICNeck", in_channels=(8, 12, 16), out_channels=6, norm_cfg=BN),
+         tuple(shapes[1:] for shapes in PYRAMID),
+         neck_out=lambda s: [(s[1][0], 6, *s[1][2:]), (s[0][0], 6, *s[0][2:]), (s[0][0], 6, *s[0][2:])]),
+    _backbone("CGNet-tiny", dict(type="CGNet", num_channels=(4, 8, 16), num_blocks=(1, 2), reductions=(2, 4),
+                                 norm_cfg=BN), (7, 19, 32), (2, 4, 8)),
+    # ERFNet's transposed convs double exactly: sizes divisible by 8 keep the output at H/2.
+    Case("ERFNet-tiny", "backbone", dict(type="ERFNet", enc_downsample_channels=(4, 8, 16),
+                                         enc_stage_non_bottlenecks=(1, 4), enc_non_bottleneck_dilations=(2, 4),
+                                         enc_non_bottleneck_channels=(8, 16), dec_upsample_channels=(8, 4),
+                                         dec_stages_non_bottleneck=(1, 1), dec_non_bottleneck_channels=(8, 4)),
+         _images((64, 64), (40, 56)), out_channels=(4,), out_strides=(2,)),
+    _cascade_head("PointHead", dict(type="PointHead", in_channels=[8], in_index=[0], channels=6, num_fcs=2)),
+    _cascade_head("PointHead-no-coarse-each-layer", dict(type="PointHead", in_channels=[8, 16], in_index=[0, 1],
+                                                         channels=6, num_fcs=1, coarse_pred_each_layer=False,
+                                                         dropout_ratio=0.1), level=0),
+]
+
 CASES_BY_NAME: dict[str, Case] = {c.name: c for c in CASES}
 assert len(CASES_BY_NAME) == len(CASES), "duplicate contract case names"

@@ -376,6 +376,11 @@ LOSS_CASES = {
 }
 # Registered in seglab.models.losses but not a loss: a metric module.
 NOT_LOSSES = {"Accuracy"}
+# Losses whose definition does not fit the label-map contract below, each tested in its own file instead.
+OWN_LOSS_TESTS = {
+    # MMSeg's definition counts ignored pixels as background (they get gradients): test_hausdorff_silog_losses.py
+    "HuasdorffDisstanceLoss", "HausdorffDistanceLoss",
+}
 LOSS_PARAMS = [pytest.param(name, id=name) for name in LOSS_CASES]
 # Depth (regression) losses take depth maps, not logits and labels: pixels without ground truth (<= eps) are
 # the left-out ones.
@@ -384,7 +389,7 @@ DEPTH_LOSS_CASES = {"SiLogLoss": dict(type="SiLogLoss")}
 
 def test_every_registered_loss_has_a_contract_case():
     registered = {n for n, cls in MODELS.module_dict.items()
-                  if getattr(cls, "__module__", "").startswith("seglab.models.losses.")} - NOT_LOSSES
+                  if getattr(cls, "__module__", "").startswith("seglab.models.losses.")} - NOT_LOSSES - OWN_LOSS_TESTS
     covered = {cfg["type"] for cfg, _ in LOSS_CASES.values()} | {cfg["type"] for cfg in DEPTH_LOSS_CASES.values()}
     missing = sorted(registered - covered)
     assert not missing, f"registered losses without a case in LOSS_CASES: {missing}"

@@ -226,6 +226,13 @@ BACKBONES = [
     dict(type="MobileNetV3", arch="small", reduction_factor=4),
     dict(type="PIDNet", channels=4, ppm_channels=8, num_branch_blocks=1),
     dict(type="DDRNet", channels=4, ppm_channels=8),
+    dict(type="ICNet", backbone_cfg=dict(type="ResNetV1c", depth=18, stem_channels=8, base_channels=8,
+                                         dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1)),
+         layer_channels=(16, 64), light_branch_middle_channels=4, psp_out_channels=8, out_channels=(4, 8, 8)),
+    dict(type="CGNet", num_channels=(4, 8, 16), num_blocks=(1, 2), reductions=(2, 4)),
+    dict(type="ERFNet", enc_downsample_channels=(4, 8, 16), enc_stage_non_bottlenecks=(1, 4),
+         enc_non_bottleneck_dilations=(2, 4), enc_non_bottleneck_channels=(8, 16), dec_upsample_channels=(8, 4),
+         dec_stages_non_bottleneck=(1, 1), dec_non_bottleneck_channels=(8, 4)),
     dict(type="HRNet", extra=dict(
         stage1=dict(num_modules=1, num_branches=1, block="BOTTLENECK", num_blocks=(1,), num_channels=(4,)),
         stage2=dict(num_modules=1, num_branches=2, block="BASIC", num_blocks=(1, 1), num_channels=(4, 8)),

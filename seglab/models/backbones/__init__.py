@@ -2,10 +2,13 @@
 from .beit import BEiT  # noqa: F401
 from .bisenetv1 import BiSeNetV1  # noqa: F401
 from .bisenetv2 import BiSeNetV2  # noqa: F401
+from .cgnet import CGNet  # noqa: F401
 from .convnext import ConvNeXt  # noqa: F401, E402
 from .ddrnet import DDRNet  # noqa: F401
+from .erfnet import ERFNet  # noqa: F401
 from .fast_scnn import FastSCNN  # noqa: F401
 from .hrnet import HRNet  # noqa: F401
+from .icnet import ICNet  # noqa: F401
 from .mae import MAE  # noqa: F401
 from .mit import MixVisionTransformer  # noqa: F401
 from .mobilenet_v2 import MobileNetV2  # noqa: F401

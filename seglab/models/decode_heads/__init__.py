@@ -24,6 +24,7 @@ from .maskformer_head import MaskFormerHead
 from .nl_head import NLHead
 from .ocr_head import OCRHead
 from .pid_head import PIDHead
+from .point_head import PointHead
 from .psa_head import PSAHead
 from .psp_head import PSPHead
 from .san_head import SideAdapterCLIPHead

@@ -34,3 +34,6 @@ __all__ += ["DAPPM", "PAPPM", "PreNormTransformerLayer"]
 from .knet_kernel_update import KernelUpdateHead, KernelUpdator  # noqa: E402
 
 __all__ += ["KernelUpdateHead", "KernelUpdator"]
+from .point_sample import get_uncertain_point_coords_with_randomness, point_sample, sample_uncertain_points  # noqa: E402
+
+__all__ += ["get_uncertain_point_coords_with_randomness", "point_sample", "sample_uncertain_points"]
