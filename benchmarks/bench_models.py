@@ -50,8 +50,15 @@ MODELS_TABLE: dict[str, tuple[str, str]] = {
     # Transformer backbones: MiT (efficient attention, Mix-FFN) and Swin (shifted windows).
     "segformer_b0": ("golden", "segformer_mit-b0_8xb2-160k_ade20k-512x512"),
     "swin_t_upernet": ("golden", "swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512"),
+    # Real-time networks, timed at Cityscapes' 512x1024 (--size 512 1024).
+    "bisenetv2": ("golden", "bisenetv2_fcn_4xb4-160k_cityscapes-1024x1024"),
+    "stdc1": ("golden", "stdc1_4xb12-80k_cityscapes-512x1024"),
+    "pidnet_s": ("golden", "pidnet-s_2xb6-120k_1024x1024-cityscapes"),
 }
 DEFAULT_MODELS = list(MODELS_TABLE)
+# MMSeg 1.2.2's CrossEntropyLoss with class_weight indexes the weights with every label, so an ignored
+# (255) pixel raises IndexError: these models train on labels without ignored pixels.
+NO_IGNORED_LABELS = {"pidnet_s"}
 GOLDEN_DIR = osp.join(REPO, "..", "shared", "parity", "goldens")
 CAMVID = osp.join(REPO, "..", "shared", "data", "camvid")
 
@@ -69,8 +76,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="NAME",
         help=f"models to time (default: all of {', '.join(DEFAULT_MODELS)})",
     )
-    p.add_argument("--size", type=int, default=256, help="inference input size HxW (square)")
-    p.add_argument("--train-size", type=int, default=None, help="training-step input size (default: --size)")
+    p.add_argument("--size", type=int, nargs="+", default=[256], metavar="PX",
+                   help="inference input size: H (square) or H W")
+    p.add_argument("--train-size", type=int, nargs="+", default=None, metavar="PX",
+                   help="training-step input size, H or H W (default: --size)")
     p.add_argument("--batch", type=int, default=1, help="inference batch size")
     p.add_argument("--train-batch", type=int, default=2, help="training-step batch size")
     p.add_argument("--repeats", type=int, default=10, help="timed repeats per measurement (median reported)")
@@ -227,21 +236,34 @@ def build_pair(name: str, mm: dict, sl: dict, device: Any) -> tuple[Any, Any, di
     return ours.to(device), ref.to(device), cfg
 
 
-def samples(lib: dict, n: int, size: int, num_classes: int, device: Any, mm: bool) -> list:
-    """``n`` data samples with a random (1, size, size) label map (some pixels ignored)."""
+def hw(size: list[int]) -> tuple[int, int]:
+    """(H, W) from a ``--size`` value: [H] (square) or [H, W]."""
+    if len(size) not in (1, 2):
+        raise SystemExit(f"--size/--train-size take H or H W, got {size}")
+    return (size[0], size[-1])
+
+
+def samples(lib: dict, n: int, size: tuple[int, int], num_classes: int, device: Any, mm: bool,
+            ignored: bool = True) -> list:
+    """``n`` data samples with a random (1, H, W) label map (some rows ignored) and its 0/1 edge map (PIDNet's
+    boundary head reads ``gt_edge_map``)."""
     import torch
 
     g = torch.Generator().manual_seed(2)
     out = []
     for _ in range(n):
-        label = torch.randint(0, num_classes, (1, size, size), generator=g)
-        label[:, : size // 8] = 255
-        meta = {"img_shape": (size, size), "ori_shape": (size, size), "pad_shape": (size, size)}
+        label = torch.randint(0, num_classes, (1, *size), generator=g)
+        if ignored:
+            label[:, : size[0] // 8] = 255
+        edge = torch.zeros_like(label)
+        edge[:, 1:] = (label[:, 1:] != label[:, :-1]).long()
+        meta = {"img_shape": size, "ori_shape": size, "pad_shape": size}
         if mm:
             s = lib["Sample"](metainfo=meta)
             s.gt_sem_seg = lib["PixelData"](data=label)
+            s.gt_edge_map = lib["PixelData"](data=edge)
         else:
-            s = lib["Sample"](metainfo=meta, gt_sem_seg=label)
+            s = lib["Sample"](metainfo=meta, gt_sem_seg=label, gt_edge_map=edge)
         out.append(s.to(device))
     return out
 
@@ -266,7 +288,8 @@ def bench_model(name: str, args: argparse.Namespace, mm: dict, sl: dict) -> dict
     num_classes = cfg["decode_head"]["num_classes"]
     if "infer" not in args.skip:
         ours.eval(), ref.eval()
-        x = torch.randn(args.batch, 3, args.size, args.size, generator=torch.Generator().manual_seed(3)).to(args.device)
+        h, w = hw(args.size)
+        x = torch.randn(args.batch, 3, h, w, generator=torch.Generator().manual_seed(3)).to(args.device)
         with torch.no_grad():
             diff = max_abs_diff(ours(x, mode="tensor"), ref(x, mode="tensor"))
             t = interleaved(
@@ -275,13 +298,14 @@ def bench_model(name: str, args: argparse.Namespace, mm: dict, sl: dict) -> dict
                 args.warmup,
                 args.device,
             )
-        res["infer"] = dict(summarize(t, args.batch), input=[args.batch, 3, args.size, args.size], max_abs_diff=diff)
+        res["infer"] = dict(summarize(t, args.batch), input=[args.batch, 3, h, w], max_abs_diff=diff)
     if "train" not in args.skip:
-        size = args.train_size or args.size
+        size = hw(args.train_size or args.size)
         ours.train(), ref.train()
-        x = torch.randn(args.train_batch, 3, size, size, generator=torch.Generator().manual_seed(4)).to(args.device)
-        s_ours = samples(sl, args.train_batch, size, num_classes, args.device, mm=False)
-        s_ref = samples(mm, args.train_batch, size, num_classes, args.device, mm=True)
+        x = torch.randn(args.train_batch, 3, *size, generator=torch.Generator().manual_seed(4)).to(args.device)
+        ignored = name not in NO_IGNORED_LABELS
+        s_ours = samples(sl, args.train_batch, size, num_classes, args.device, mm=False, ignored=ignored)
+        s_ref = samples(mm, args.train_batch, size, num_classes, args.device, mm=True, ignored=ignored)
 
         def step(model: Any, data_samples: list) -> float:
             torch.manual_seed(5)  # same dropout masks in both, so the losses are comparable
@@ -310,7 +334,7 @@ def bench_model(name: str, args: argparse.Namespace, mm: dict, sl: dict) -> dict
             args.device,
         )
         res["train"] = dict(
-            summarize(t, args.train_batch), input=[args.train_batch, 3, size, size], loss_abs_diff=loss_diff
+            summarize(t, args.train_batch), input=[args.train_batch, 3, *size], loss_abs_diff=loss_diff
         )
     return res
 

@@ -105,16 +105,19 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _write_predictions_to(cfg: Any, out_dir: str) -> None:
-    """MMSeg's ``tools/test.py --out``: every IoUMetric of the test evaluator writes index PNGs to ``out_dir``."""
+    """MMSeg's ``tools/test.py --out``: the test evaluator's IoUMetric / CityscapesMetric write their PNGs to ``out_dir``."""
     from seglab.registry import ConfigError
 
     evaluator = cfg.get("test_evaluator")
     metrics = evaluator if isinstance(evaluator, list) else [evaluator]
-    writers = [m for m in metrics if isinstance(m, dict) and str(m.get("type", "")).endswith("IoUMetric")]
+    kinds = ("IoUMetric", "CityscapesMetric")
+    writers = [m for m in metrics if isinstance(m, dict) and str(m.get("type", "")).endswith(kinds)]
     if not writers:
-        raise ConfigError("--out needs an IoUMetric in test_evaluator (it writes the prediction PNGs)")
+        raise ConfigError("--out needs an IoUMetric or CityscapesMetric in test_evaluator (it writes the prediction PNGs)")
     for metric in writers:
         metric["output_dir"] = out_dir
+        if str(metric.get("type", "")).endswith("CityscapesMetric"):
+            metric["keep_results"] = True  # MMSeg's test.py --out: the labelId PNGs in the submission format stay
 
 
 def _use_tta(cfg: Any) -> None:
@@ -204,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-dir", help="write ground truth | prediction images of every test sample here")
     p.add_argument("--tta", action="store_true", help="test-time augmentation (the config's tta_pipeline/tta_model)")
     p.add_argument("--out", help="also write each prediction as an index PNG <image stem>.png here "
-                   "(the test evaluator's output_dir)")
+                   "(the test evaluator's output_dir; CityscapesMetric: labelIds, the submission format)")
     p.add_argument("--launcher", choices=["none", "pytorch"], default="none", help="'pytorch' under torchrun")
     p.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
     p.set_defaults(func=_test)
@@ -224,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         confusion_matrix,
         convert,
         convert_weights,
+        export,
         flops,
         infer,
         new_config,
@@ -233,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     for tool in (infer, check_dataset, browse_dataset, convert, convert_weights, new_config, benchmark, flops,
-                 analyze_logs, confusion_matrix, print_config, publish, serve):
+                 analyze_logs, confusion_matrix, print_config, publish, export, serve):
         tool.add_parser(sub)
     return parser
 

@@ -56,8 +56,18 @@ UNUSED_ARGUMENTS: dict[str, UnusedArgument] = {
     "LoadImageFromNDArray.imdecode_backend": UnusedArgument(("cv2",), _NDARRAY),
     "LoadImageFromNDArray.ignore_empty": UnusedArgument((False,), _NDARRAY),
     # metrics
+    "CityscapesMetric.ignore_index": UnusedArgument(
+        (255,), "the official evaluation scores the labelIds ground truth and ignores Cityscapes' void labelIds "
+        "itself; predictions are trainIds 0-18, so no index is ignored on that side"),
+    "CityscapesMetric.collect_device": UnusedArgument(
+        ("cpu",), "CityscapesMetric gathers its file names with torch.distributed; no tensors are collected"),
+    "WandbVisBackend.commit": UnusedArgument(
+        (True, None), "WandbVisBackend writes one W&B row per iteration and commits it when a later iteration is "
+        "logged or the run finishes, so nothing logged is lost; commit=False changes nothing"),
     "IoUMetric.collect_device": UnusedArgument(
         ("cpu",), "IoUMetric all-reduces its confusion matrix on the evaluation device; nothing is collected"),
+    "DepthMetric.collect_device": UnusedArgument(
+        ("cpu",), "DepthMetric all-reduces its per-image sums on the evaluation device; nothing is collected"),
     # engine
     "AmpOptimWrapper.use_fsdp": UnusedArgument(
         (False,), "seglab trains with DistributedDataParallel only (no FSDP)"),
@@ -70,6 +80,11 @@ UNUSED_ARGUMENTS: dict[str, UnusedArgument] = {
     "LoggerHook.out_dir": UnusedArgument((None,), _LOG_FILES),
     "LoggerHook.out_suffix": UnusedArgument(((".json", ".log", ".py"),), _LOG_FILES),
     "LoggerHook.keep_local": UnusedArgument((True,), _LOG_FILES),
+    # ERFNet: MMSeg builds its blocks with BN(eps=1e-3) and ReLU whatever these say
+    "ERFNet.conv_cfg": UnusedArgument((None,), "ERFNet's blocks use plain convs (as in MMSeg)"),
+    "ERFNet.norm_cfg": UnusedArgument(
+        ({"type": "BN", "requires_grad": True},), "ERFNet's blocks use BatchNorm with eps=1e-3 (as in MMSeg)"),
+    "ERFNet.act_cfg": UnusedArgument(({"type": "ReLU"},), "ERFNet's blocks use ReLU (as in MMSeg)"),
 }
 
 _warned: set[str] = set()

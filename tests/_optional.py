@@ -17,7 +17,14 @@ OPTIONAL_EXTRAS: dict[str, str] = {
     "albumentations": "the 'albu' extra (pip install 'seglab[albu]'): the Albu transform",
     "tifffile": "the 'tiff' extra (pip install 'seglab[tiff]'): multi-band TIFF loading",
     "scipy": "scipy (pip install scipy): .mat reading in the VOC-aug and COCO-Stuff-10k converters",
-    "nibabel": "nibabel (pip install nibabel): NIfTI reading in the Synapse converter",
+    "nibabel": "the 'medical' extra (pip install 'seglab[medical]'): NIfTI volumes (biomedical loaders, Synapse converter)",
+    "cityscapesscripts": "the 'cityscapes' extra (pip install 'seglab[cityscapes]'): CityscapesMetric's official "
+                         "evaluation, in the test extra",
+    "mlflow": "the 'mlflow' extra (pip install 'seglab[mlflow]', mlflow-skinny): MLflowVisBackend, in the test extra",
+    "wandb": "the 'wandb' extra (pip install 'seglab[wandb]'): WandbVisBackend, in the test extra",
+    "onnx": "the 'export' extra (pip install 'seglab[export]'): ONNX export",
+    "onnxruntime": "the 'export' extra (pip install 'seglab[export]'): running exported ONNX models",
+    "timm": "the 'timm' extra (pip install 'seglab[timm]'): TIMMBackbone",
     "playwright": "the 'browser-test' extra (pip install 'seglab[browser-test]'): the browser test of seglab serve's page",
 }
 

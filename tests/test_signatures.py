@@ -85,7 +85,8 @@ def _components() -> list[tuple[Registry, str]]:
     def ours(reg: Registry) -> list[tuple[Registry, str]]:
         return [(reg, n) for n, c in reg.module_dict.items() if c.__module__.startswith("seglab.")]
 
-    heads = [(r, n) for r, n in ours(MODELS) if issubclass(MODELS.get(n), BaseDecodeHead)]
+    heads = [(r, n) for r, n in ours(MODELS) if issubclass(MODELS.get(n), BaseDecodeHead)
+             or MODELS.get(n).__module__.startswith("seglab.models.decode_heads.")]  # e.g. VPDDepthHead
     return heads + ours(DATASETS) + ours(TRANSFORMS)
 
 

@@ -32,6 +32,10 @@ FAMILIES = [
     "swin", "vit", "segmenter", "setr", "dpt", "beit", "mae", "segformer", "segnext",
     "bisenetv1", "bisenetv2", "stdc", "fastscnn", "mobilenet_v3", "pidnet", "ddrnet",
     "hrnet", "ocrnet", "unet",
+    "twins",
+    "san",
+    "knet",
+    "icnet", "cgnet", "erfnet", "point_rend",
 ]
 # Configs of a family left out for now (their backbone is another family's work): name substrings.
 EXCLUDE: dict[str, tuple[str, ...]] = {}

@@ -146,8 +146,12 @@ def init_model(
     return model.to(device).eval()
 
 
+# Transforms that read ground truth, which an image to predict does not have.
+_ANNOTATION_LOADERS = ("LoadAnnotations", "LoadDepthAnnotation", "LoadBiomedicalAnnotation")
+
+
 def _without_annotations(steps: list) -> list:
-    """The pipeline without LoadAnnotations, also inside TestTimeAug's lists of transforms."""
+    """The pipeline without annotation loaders, also inside TestTimeAug's lists of transforms."""
     out = []
     for step in steps:
         if isinstance(step, list):
@@ -155,7 +159,7 @@ def _without_annotations(steps: list) -> list:
             if step:
                 out.append(step)
             continue
-        if step.get("type") in ("LoadAnnotations", "mmseg.LoadAnnotations"):
+        if str(step.get("type")).removeprefix("mmseg.") in _ANNOTATION_LOADERS:
             continue
         if "transforms" in step and isinstance(step["transforms"], list):
             step = dict(step, transforms=_without_annotations(step["transforms"]))

@@ -7,6 +7,7 @@ from .cityscapes import BDD100KDataset, CityscapesDataset, DarkZurichDataset, Ni
 from .coco_stuff import COCOStuffDataset
 from .collate import COLLATE_FUNCTIONS, default_collate, pseudo_collate
 from .dataset_wrappers import ConcatDataset, RepeatDataset
+from .decathlon import DecathlonDataset
 from .demo import DemoShapesDataset
 from .folder import FolderSegDataset
 from .levircd import BaseCDDataset, LEVIRCDDataset  # noqa: F401
@@ -14,6 +15,7 @@ from .lip import LIPDataset
 from .mapillary import MapillaryDataset_v1, MapillaryDataset_v2
 from .medical import ChaseDB1Dataset, DRIVEDataset, HRFDataset, REFUGEDataset, STAREDataset, SynapseDataset
 from .multi_image_mix_dataset import MultiImageMixDataset  # noqa: F401
+from .nyu import NYUDataset
 from .remote_sensing import ISPRSDataset, LoveDADataset, PotsdamDataset, iSAIDDataset
 from .voc import PascalContextDataset, PascalContextDataset59, PascalVOCDataset
 
@@ -28,6 +30,7 @@ __all__ = [
     "CityscapesDataset",
     "ConcatDataset",
     "DRIVEDataset",
+    "DecathlonDataset",
     "DarkZurichDataset",
     "DemoShapesDataset",
     "FolderSegDataset",
@@ -37,6 +40,7 @@ __all__ = [
     "LoveDADataset",
     "MapillaryDataset_v1",
     "MapillaryDataset_v2",
+    "NYUDataset",
     "NightDrivingDataset",
     "PascalContextDataset",
     "PascalContextDataset59",

@@ -42,6 +42,8 @@ _DEFAULT_HOOKS = dict(
     checkpoint=dict(type="CheckpointHook", interval=1), sampler_seed=dict(type="DistSamplerSeedHook"),
     label_stats=dict(type="LabelStatsHook"),  # label warnings in every run; off: default_hooks.label_stats=None
 )
+# vis backends of optional extras: type -> the package (and extra) it needs
+_BACKEND_PACKAGES = {"TensorboardVisBackend": "tensorboard", "WandbVisBackend": "wandb", "MLflowVisBackend": "mlflow"}
 _WRAPPER_KEYS = {"type", "find_unused_parameters", "broadcast_buffers", "bucket_cap_mb", "gradient_as_bucket_view",
                  "static_graph", "detect_anomalous_params"}
 
@@ -121,9 +123,10 @@ def build_visualizer(cfg: Any, ctx: RunContext) -> Any:
     cfg = dict(cfg)
     for backend in cfg.get("vis_backends") or []:
         kind = backend.get("type") if isinstance(backend, Mapping) else None
-        if kind == "TensorboardVisBackend" and importlib.util.find_spec("tensorboard") is None:
-            raise ConfigError("vis_backends: TensorboardVisBackend needs the tensorboard package; install it "
-                              "with pip install 'seglab[tensorboard]' or remove it from vis_backends")
+        package = _BACKEND_PACKAGES.get(kind)
+        if package and importlib.util.find_spec(package) is None:
+            raise ConfigError(f"vis_backends: {kind} needs the {package} package; install it "
+                              f"with pip install 'seglab[{package}]' or remove it from vis_backends")
     cfg.setdefault("save_dir", osp.join(ctx.log_dir, "vis_data"))
     return VISUALIZERS.build(cfg)
 

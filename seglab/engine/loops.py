@@ -337,11 +337,12 @@ class _EvalLoop:
             data = model.data_preprocessor(sub, False)
             inputs, samples = data["inputs"], data["data_samples"]
             h, w = inputs.shape[-2:]
-            for sample in samples:  # labels padded like the images (ignored pixels)
-                gt = sample.gt_sem_seg.data
-                if tuple(gt.shape[-2:]) != (h, w):
-                    pad = (0, w - gt.shape[-1], 0, h - gt.shape[-2])
-                    sample.gt_sem_seg.data = torch.nn.functional.pad(gt, pad, value=255)
+            for sample in samples:  # labels padded like the images (ignored pixels: 255, or depth 0 = no depth)
+                for field, ignored in (("gt_sem_seg", 255), ("gt_depth_map", 0)):
+                    gt = getattr(sample, field, None)
+                    if gt is not None and tuple(gt.data.shape[-2:]) != (h, w):
+                        pad = (0, w - gt.data.shape[-1], 0, h - gt.data.shape[-2])
+                        gt.data = torch.nn.functional.pad(gt.data, pad, value=ignored)
             loss, _ = model.parse_losses(model(inputs, samples, mode="loss"))
             total += float(loss) * len(indices)
             count += len(indices)

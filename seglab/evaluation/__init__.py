@@ -1,5 +1,5 @@
 """Evaluation: confusion-matrix based segmentation metrics."""
 
-from .metrics import IoUMetric
+from .metrics import CityscapesMetric, DepthMetric, IoUMetric
 
-__all__ = ["IoUMetric"]
+__all__ = ["CityscapesMetric", "DepthMetric", "IoUMetric"]

@@ -45,12 +45,14 @@ class SegDataSample:
     """Ground truth, prediction and metainfo of one image.
 
     Fields (all optional): ``gt_sem_seg`` (1, H, W) int64 labels, ``pred_sem_seg`` (1, H, W) int64,
-    ``seg_logits`` (C, H, W) float, ``gt_edge_map``/``gt_depth_map`` where a task has them.
+    ``seg_logits`` (C, H, W) float, ``gt_edge_map``/``gt_depth_map`` where a task has them, ``pred_depth_map`` (1, H, W) float from a
+    DepthEstimator.
     Metainfo keys (``img_path``, ``ori_shape``, ``img_shape``, ``pad_shape``, ``scale_factor``,
     ``flip``, ``flip_direction``, ...) are also readable as attributes, as in MMSeg.
     """
 
-    _FIELDS = ("gt_sem_seg", "pred_sem_seg", "seg_logits", "gt_edge_map", "gt_depth_map", "i_seg", "gt_seg_map_2")
+    _FIELDS = ("gt_sem_seg", "pred_sem_seg", "seg_logits", "gt_edge_map", "gt_depth_map", "i_seg", "gt_seg_map_2",
+               "pred_depth_map")
 
     def __init__(self, metainfo: dict | None = None, **fields: Any) -> None:
         object.__setattr__(self, "_metainfo", dict(metainfo or {}))
@@ -69,7 +71,7 @@ class SegDataSample:
         self._metainfo.update(metainfo)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("gt_sem_seg", "pred_sem_seg", "seg_logits", "gt_edge_map", "gt_depth_map") and isinstance(
+        if name in ("gt_sem_seg", "pred_sem_seg", "seg_logits", "gt_edge_map", "gt_depth_map", "pred_depth_map") and isinstance(
             value, torch.Tensor
         ):
             value = PixelData(value)

@@ -25,6 +25,30 @@ __all__ = ["SegLocalVisualizer"]
 logger = logging.getLogger("seglab")
 
 
+def depth_panels(sample: Any, draw_gt: bool, draw_pred: bool, size: tuple[int, int]) -> list[np.ndarray]:
+    """``gt_depth_map`` / ``pred_depth_map`` of a sample as RGB (H, W, 3) uint8 colour maps (turbo: near is
+    blue, far is red) on one shared scale; pixels without ground-truth depth (<= 0) are black."""
+    fields = [f for f, wanted in (("gt_depth_map", draw_gt), ("pred_depth_map", draw_pred)) if wanted]
+    maps = []
+    for field in fields:
+        value = sample.get(field) if isinstance(sample, dict) else getattr(sample, field, None)
+        data = None if value is None else (value.get("data") if isinstance(value, dict) else getattr(value, "data", value))
+        if data is not None:
+            data = data.detach().cpu().float().numpy() if isinstance(data, torch.Tensor) else np.asarray(data, np.float32)
+            maps.append(cv2.resize(data.reshape(data.shape[-2:]), size[::-1], interpolation=cv2.INTER_NEAREST))
+    if not maps:
+        return []
+    valid = np.concatenate([m[m > 0] for m in maps])
+    low, high = (float(valid.min()), float(valid.max())) if valid.size else (0.0, 1.0)
+    panels = []
+    for m in maps:
+        scaled = np.clip((m - low) / max(high - low, 1e-6) * 255, 0, 255).astype(np.uint8)
+        rgb = cv2.applyColorMap(scaled, cv2.COLORMAP_TURBO)[..., ::-1].copy()
+        rgb[m <= 0] = 0
+        panels.append(rgb)
+    return panels
+
+
 def _mask_of(sample: Any, field: str) -> np.ndarray | None:
     value = sample.get(field) if isinstance(sample, dict) else getattr(sample, field, None)
     if value is None:
@@ -165,7 +189,8 @@ class SegLocalVisualizer:
         with_labels: bool = False,
         with_legend: bool = False,
     ) -> np.ndarray:
-        """Draw [GT | prediction] overlays of ``data_sample`` on ``image`` (RGB (H, W, 3)) side by side.
+        """Draw [GT | prediction] overlays of ``data_sample`` on ``image`` (RGB (H, W, 3)) side by side
+        (for depth samples: the image, then the ground-truth and predicted depth as colour maps).
 
         Writes the result to ``out_file`` (PNG/JPG via cv2) if given, else to every vis backend
         under ``name`` and ``step``; returns it (RGB (H, W', 3) uint8). ``with_labels`` writes class names
@@ -183,6 +208,8 @@ class SegLocalVisualizer:
                 masks.append(pred)
         classes, palette = self._palette_for(masks)
         panels = [self._draw(image, m, classes, palette, with_labels) for m in masks] or [image]
+        if data_sample is not None:  # depth estimation: the image, then colour-mapped depth maps
+            panels += depth_panels(data_sample, draw_gt, draw_pred, image.shape[:2])
         drawn = np.concatenate(panels, axis=1)
         if with_legend and masks:
             present = sorted({int(c) for m in masks for c in np.unique(m) if 0 <= c < len(classes)})

@@ -26,7 +26,8 @@ MANIFESTS = REPO / "tests" / "data" / "mmseg_manifests"
 # and so builds a ResNet-50; ours builds the ResNet-101 of its name.
 MMSEG_BUGS = {"fpn_r101_4xb4-160k_ade20k-512x512"}
 # Dicts under these keys are built by layer helpers (norm/act/conv) or are init specs, not MODELS types.
-LAYER_KEYS = {"norm_cfg", "act_cfg", "conv_cfg", "dw_act_cfg", "upsample_cfg", "dcn", "init_cfg"}
+LAYER_KEYS = {"norm_cfg", "act_cfg", "conv_cfg", "dw_act_cfg", "upsample_cfg", "dcn", "init_cfg", "ffn_act_cfg",
+              "assigner"}  # assigners and match costs are TASK_UTILS (SAN names them without mmdet.)
 
 
 def model_types(cfg: object, key: str = "") -> set[str]:

@@ -1,4 +1,4 @@
-"""The transformer configs (swin, vit, segmenter, setr, dpt, beit, mae) say what MMSegmentation's say.
+"""The transformer configs (swin, vit, segmenter, setr, dpt, beit, mae, twins) say what MMSegmentation's say.
 
 tests/data/mmseg_manifests/<family>.json holds each MMSeg 1.2.2 config's resolved ``model`` dict (SyncBN as
 BN, pretrained/init_cfg removed); seglab's config of the same name must resolve to the same dict, so every
@@ -21,7 +21,7 @@ from seglab.registry import MODELS
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "tests" / "data" / "mmseg_manifests"
-FAMILIES = ("swin", "vit", "segmenter", "setr", "dpt", "beit", "mae")
+FAMILIES = ("swin", "vit", "segmenter", "setr", "dpt", "beit", "mae", "twins")
 # Change detection on LEVIR-CD (6-channel inputs): seglab has no such dataset.
 NOT_PORTED = {"swin-tiny-patch4-window7_upernet_1xb8-20k_levir-256x256"}
 

@@ -247,3 +247,27 @@ def test_matches_mmseg_reference_numbers(nan_to_num, expected):
     metric = make_metric(num_classes=k + 1, iou_metrics=["mIoU", "mDice", "mFscore"], beta=1.5, nan_to_num=nan_to_num)
     got = run(metric, [(torch.from_numpy(p), torch.from_numpy(g)) for p, g in zip(preds, gts)])
     assert got == expected
+
+
+def test_format_only_writes_pngs_that_read_back_to_the_labels_without_ground_truth(tmp_path):
+    """MMSeg's IoUMetric(format_only=True, output_dir=...): index PNGs named after the images, no metric, no GT needed."""
+    preds = {"a": torch.tensor([[0, 2, 1], [2, 2, 0]]), "b": torch.tensor([[1, 1, 1], [0, 2, 2]])}
+    for reduce_zero_label, shift in ((False, 0), (True, 1)):
+        out = tmp_path / f"out_{reduce_zero_label}"
+        metric = make_metric(format_only=True, output_dir=str(out))
+        samples = [SegDataSample(metainfo=dict(img_path=f"/data/img_dir/{k}.jpg", reduce_zero_label=reduce_zero_label),
+                                 pred_sem_seg=p[None]) for k, p in preds.items()]  # no gt_sem_seg: a test split
+        metric.process({}, samples)
+        assert metric.evaluate(2) == {} and metric.confusion is None
+        assert sorted(os.listdir(out)) == ["a.png", "b.png"]
+        for k, p in preds.items():
+            written = cv2.imread(str(out / f"{k}.png"), cv2.IMREAD_UNCHANGED)
+            assert written.dtype == np.uint8
+            np.testing.assert_array_equal(written, p.numpy() + shift)  # ADE20K-style ids 1..150 with reduce_zero_label
+    # More than 256 classes do not fit uint8: 16-bit PNGs keep the labels.
+    metric = make_metric(num_classes=300, format_only=True, output_dir=str(tmp_path / "wide"))
+    wide = torch.tensor([[299, 0], [256, 7]])
+    metric.process({}, [SegDataSample(metainfo=dict(img_path="w.png"), pred_sem_seg=wide[None])])
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / "wide" / "w.png"), cv2.IMREAD_UNCHANGED), wide.numpy())
+    with pytest.raises(ConfigError, match="format_only=True .* needs? output_dir|give it output_dir"):
+        IoUMetric(format_only=True)

@@ -54,6 +54,8 @@ class Case:
     neck_out: Callable[[tuple[Shape, ...]], list[Shape]] | None = None
     mask_layers: int = 0
     prev_output: bool = False  # a cascade head: the last input map is the previous stage's logits
+    call: Callable | None = None  # call(model, maps) for a head whose input is not a list of maps (SAN)
+    requires: str = ""  # an optional extra's module (tests/_optional.py) the case needs, e.g. 'timm'
 
 
     @property
@@ -380,6 +382,115 @@ CASES += [
           _lraspp_inputs(), out_like=0),
     _head("PIDHead", dict(type="PIDHead", in_channels=16, channels=8, norm_cfg=BN), _maps(8, 16, 8), out_like=1),
     _head("DDRHead", dict(type="DDRHead", in_channels=16, channels=8, norm_cfg=BN), _maps(8, 16), out_like=-1),
+]
+
+# -- Twins (PCPVT, SVT): corner-padded patch embeddings give ceil(H / stride) maps; SVT's windows pad ------------
+CASES += [
+    _backbone("PCPVT-tiny", dict(type="PCPVT", embed_dims=[8, 8, 16, 16], num_heads=[1, 2, 2, 4], depths=[1, 1, 1, 1],
+                                 mlp_ratios=[2, 2, 2, 2], qkv_bias=True, norm_after_stage=True),
+              (8, 8, 16, 16), _STRIDES),
+    _backbone("SVT-2-stages", dict(type="SVT", embed_dims=[8, 16], num_heads=[1, 2], patch_sizes=[4, 2], strides=[4, 2],
+                                   mlp_ratios=[2, 2], depths=[2, 2], sr_ratios=[2, 1], windiow_sizes=[3, 2],
+                                   out_indices=(0, 1), drop_path_rate=0.1), (8, 16), (4, 8)),
+]
+
+
+def _vpd_inputs() -> tuple[tuple[Shape, ...], ...]:
+    """VPD's pyramid (strides 8..64; channels 16, 8, 8, 8) plus an unread map of the output size (32x the 1/32 map)."""
+    variants = []
+    for maps, (h, w) in zip(feature_shapes((16, 8, 8, 8), (8, 16, 32, 64)), IMAGE_SIZES):
+        variants.append((*maps, (BATCH, 1, 32 * math.ceil(h / 32), 32 * math.ceil(w / 32))))
+    return tuple(variants)
+
+
+# A depth head: no num_classes; its one output channel is declared with out_channels=(1,).
+CASES += [
+    Case("VPDDepthHead", "head", dict(type="VPDDepthHead", in_channels=(16, 8, 8, 8), embed_dim=2, feature_dim=16,
+                                      num_deconv_filters=(4, 4, 4), max_depth=10.0), _vpd_inputs(), out_channels=(1,)),
+]
+
+
+# -- SAN's head: input [image, CLIP features ([map, cls token] per fused layer), class embeddings] ----------
+def _san_call(model: object, x: list) -> object:
+    """maps = [image, clip map 0, clip map 1, cls 0, cls 1, class embeds] -> semantic logits at the image size."""
+    image, maps, tokens, embeds = x[0], x[1:3], x[3:5], x[5]
+    hw = tuple(image.shape[2:])
+    return model.predict([image, [[m, t] for m, t in zip(maps, tokens)], embeds], [dict(img_shape=hw, pad_shape=hw)])
+
+
+def _san_inputs(*sizes: tuple[int, int]) -> tuple[tuple[Shape, ...], ...]:
+    # CLIP features at half the side adapter's grid (stride 32, as SAN's half-resolution CLIP input).
+    return tuple(((BATCH, 3, h, w), *[(BATCH, 8, math.ceil(h / 32), math.ceil(w / 32))] * 2, (BATCH, 8), (BATCH, 8),
+                  (6, 8)) for h, w in sizes)
+
+
+CASES += [
+    Case("SideAdapterCLIPHead", "head", dict(
+        type="SideAdapterCLIPHead", num_classes=5, deep_supervision_idxs=[1], train_cfg=None,
+        san_cfg=dict(in_channels=3, clip_channels=8, embed_dims=8, patch_size=16, num_queries=4, fusion_index=[0, 1],
+                     cfg_encoder=dict(num_encode_layer=2, num_heads=2, mlp_ratio=2),
+                     cfg_decoder=dict(num_heads=2, num_layers=1, embed_channels=8, mlp_channels=8, num_mlp=2,
+                                      rescale=True)),
+        maskgen_cfg=dict(sos_token_num=4, num_layers=1, embed_dims=8, num_heads=2, mlp_ratio=2, out_dims=8,
+                         act_cfg=dict(type="QuickGELU"), frozen_exclude=["all"])),
+        _san_inputs((64, 64), (80, 48)), out_like=0, call=_san_call),
+]
+
+# K-Net: a tiny FCN generate head (its classifier weights are the first kernels) and two update stages.
+_KNET_STAGE = dict(type="KernelUpdateHead", num_classes=5, num_heads=2, num_mask_fcs=1, feedforward_channels=16,
+                   in_channels=8, out_channels=8, feat_transform_cfg=dict(conv_cfg=dict(type="Conv2d"), act_cfg=None),
+                   kernel_updator_cfg=dict(type="KernelUpdator", in_channels=4, feat_channels=4, out_channels=4))
+CASES += [
+    Case("IterativeDecodeHead", "head", dict(
+        type="IterativeDecodeHead", num_stages=2, kernel_update_head=[_KNET_STAGE, _KNET_STAGE],
+        kernel_generate_head=dict(type="FCNHead", in_channels=16, channels=8, num_convs=1, num_classes=5,
+                                  norm_cfg=BN)), TWO_LEVEL),
+]
+
+CASES += [
+    # Patchify stems without padding floor odd sizes (as mmpretrain): sizes divisible by the largest stride.
+    Case("ConvNeXt-tiny-arch", "backbone", dict(
+        type="ConvNeXt", arch=dict(depths=[1, 2, 1], channels=[4, 8, 16]), out_indices=[0, 1, 2],
+        gap_before_final_norm=False, drop_path_rate=0.1, layer_scale_init_value=1.0),
+        _images((48, 80), (64, 64)), out_channels=(4, 8, 16), out_strides=(4, 8, 16)),
+    Case("ConvNeXt-v2-conv-pw", "backbone", dict(
+        type="ConvNeXt", arch=dict(depths=[1, 1], channels=[4, 8]), use_grn=True, linear_pw_conv=False,
+        layer_scale_init_value=0.0, out_indices=[0, 1], gap_before_final_norm=False),
+        _images((24, 40), (64, 64)), out_channels=(4, 8), out_strides=(4, 8)),
+    Case("PoolFormer-tiny-arch", "backbone", dict(
+        type="PoolFormer", arch=dict(layers=[1, 1, 1], embed_dims=[4, 8, 16]), out_indices=(0, 1, 2, 4),
+        drop_path_rate=0.1), _images((48, 80), (64, 64)), out_channels=(4, 8, 8, 16), out_strides=(4, 8, 8, 16)),
+]
+
+CASES += [
+    Case("TIMMBackbone-resnet18", "backbone", dict(type="TIMMBackbone", model_name="resnet18", out_indices=(1, 2, 3, 4)),
+         IMAGES, out_channels=(64, 128, 256, 512), out_strides=(4, 8, 16, 32), requires="timm"),
+]
+
+# -- ICNet (+ ICNeck), CGNet, ERFNet, PointRend's PointHead ---------------------------------------------
+_ICNET_R18 = dict(_TINY_R18, dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1))  # layer2 16, layer4 64 channels
+CASES += [
+    # ICNet halves the image twice inside and its max-pool rounds up: at 56 and 120 px every branch is at
+    # ceil(H / stride) (at 64 px the stride-16 branch has 5 rows, as in MMSeg).
+    Case("ICNet-r18-tiny", "backbone", dict(type="ICNet", backbone_cfg=_ICNET_R18, layer_channels=(16, 64),
+                                            light_branch_middle_channels=4, psp_out_channels=8,
+                                            out_channels=(4, 8, 8), norm_cfg=BN),
+         _images((56, 120), (120, 56)), out_channels=(4, 8, 8), out_strides=(8, 16, 32)),
+    Case("ICNeck", "neck", dict(type="ICNeck", in_channels=(8, 12, 16), out_channels=6, norm_cfg=BN),
+         tuple(shapes[1:] for shapes in PYRAMID),
+         neck_out=lambda s: [(s[1][0], 6, *s[1][2:]), (s[0][0], 6, *s[0][2:]), (s[0][0], 6, *s[0][2:])]),
+    _backbone("CGNet-tiny", dict(type="CGNet", num_channels=(4, 8, 16), num_blocks=(1, 2), reductions=(2, 4),
+                                 norm_cfg=BN), (7, 19, 32), (2, 4, 8)),
+    # ERFNet's transposed convs double exactly: sizes divisible by 8 keep the output at H/2.
+    Case("ERFNet-tiny", "backbone", dict(type="ERFNet", enc_downsample_channels=(4, 8, 16),
+                                         enc_stage_non_bottlenecks=(1, 4), enc_non_bottleneck_dilations=(2, 4),
+                                         enc_non_bottleneck_channels=(8, 16), dec_upsample_channels=(8, 4),
+                                         dec_stages_non_bottleneck=(1, 1), dec_non_bottleneck_channels=(8, 4)),
+         _images((64, 64), (40, 56)), out_channels=(4,), out_strides=(2,)),
+    _cascade_head("PointHead", dict(type="PointHead", in_channels=[8], in_index=[0], channels=6, num_fcs=2)),
+    _cascade_head("PointHead-no-coarse-each-layer", dict(type="PointHead", in_channels=[8, 16], in_index=[0, 1],
+                                                         channels=6, num_fcs=1, coarse_pred_each_layer=False,
+                                                         dropout_ratio=0.1), level=0),
 ]
 
 CASES_BY_NAME: dict[str, Case] = {c.name: c for c in CASES}

@@ -27,7 +27,8 @@ from seglab.registry import MODELS
 DATA = Path(__file__).resolve().parents[1] / "data" / "mmseg_manifests"
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "make_mmseg_manifests.py"
 # Dicts under these keys are built by layer helpers (norm/act/conv), not by the MODELS registry.
-LAYER_KEYS = {"norm_cfg", "act_cfg", "conv_cfg", "dcn", "upsample_cfg"}
+LAYER_KEYS = {"norm_cfg", "act_cfg", "conv_cfg", "dcn", "upsample_cfg", "ffn_act_cfg",
+              "assigner"}  # an assigner and its match costs live in TASK_UTILS (SAN names them without mmdet.)
 
 
 def decode_tuples(obj: Any) -> Any:

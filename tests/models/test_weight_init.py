@@ -5,6 +5,7 @@ import logging
 
 import pytest
 import torch
+from _optional import require
 
 import seglab.models  # noqa: F401 - registration
 from seglab.models.weight_init import PretrainedWeightsError, without_pretrained
@@ -225,6 +226,13 @@ BACKBONES = [
     dict(type="MobileNetV3", arch="small", reduction_factor=4),
     dict(type="PIDNet", channels=4, ppm_channels=8, num_branch_blocks=1),
     dict(type="DDRNet", channels=4, ppm_channels=8),
+    dict(type="ICNet", backbone_cfg=dict(type="ResNetV1c", depth=18, stem_channels=8, base_channels=8,
+                                         dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1)),
+         layer_channels=(16, 64), light_branch_middle_channels=4, psp_out_channels=8, out_channels=(4, 8, 8)),
+    dict(type="CGNet", num_channels=(4, 8, 16), num_blocks=(1, 2), reductions=(2, 4)),
+    dict(type="ERFNet", enc_downsample_channels=(4, 8, 16), enc_stage_non_bottlenecks=(1, 4),
+         enc_non_bottleneck_dilations=(2, 4), enc_non_bottleneck_channels=(8, 16), dec_upsample_channels=(8, 4),
+         dec_stages_non_bottleneck=(1, 1), dec_non_bottleneck_channels=(8, 4)),
     dict(type="HRNet", extra=dict(
         stage1=dict(num_modules=1, num_branches=1, block="BOTTLENECK", num_blocks=(1,), num_channels=(4,)),
         stage2=dict(num_modules=1, num_branches=2, block="BASIC", num_blocks=(1, 1), num_channels=(4, 8)),
@@ -233,7 +241,15 @@ BACKBONES = [
                     num_channels=(4, 8, 8, 8)))),
     dict(type="UNet", base_channels=4, num_stages=3, strides=(1, 1, 1), enc_num_convs=(1, 1, 1),
          dec_num_convs=(1, 1), downsamples=(True, True), enc_dilations=(1, 1, 1), dec_dilations=(1, 1)),
+    dict(type="PCPVT", embed_dims=[8, 16], num_heads=[1, 2], patch_sizes=[4, 2], strides=[4, 2], mlp_ratios=[2, 2],
+         depths=[1, 1], sr_ratios=[2, 1], qkv_bias=True, out_indices=(0, 1)),
+    dict(type="SVT", embed_dims=[8, 16], num_heads=[1, 2], patch_sizes=[4, 2], strides=[4, 2], mlp_ratios=[2, 2],
+         depths=[2, 2], sr_ratios=[2, 1], windiow_sizes=[3, 2], out_indices=(0, 1)),
+    dict(type="ConvNeXt", arch=dict(depths=[1, 1], channels=[4, 8]), out_indices=[0, 1], gap_before_final_norm=False),
+    dict(type="PoolFormer", arch=dict(layers=[1, 1], embed_dims=[4, 8]), out_indices=(0, 2)),
+    dict(type="TIMMBackbone", model_name="resnet18", out_indices=(1, 2)),
 ]
+OPTIONAL_BACKBONES = {"TIMMBackbone": "timm"}  # type -> the optional extra's module it needs
 
 
 def test_the_backbone_list_below_covers_every_backbone():
@@ -245,16 +261,20 @@ def test_the_backbone_list_below_covers_every_backbone():
 
 @pytest.mark.parametrize("cfg", BACKBONES, ids=lambda cfg: cfg["type"])
 def test_every_backbone_loads_pretrained_and_init_cfg_with_prefix(tmp_path, cfg):
+    if cfg["type"] in OPTIONAL_BACKBONES:
+        require(OPTIONAL_BACKBONES[cfg["type"]])
     # Counters and window index tables are not weights (the index is a fixed function of the window size).
     state = {k: v for k, v in seeded_state(MODELS.build(cfg), 0).items()
              if not k.endswith(("num_batches_tracked", "relative_position_index"))}
     torch.save(state, tmp_path / "plain.pth")
     torch.save({"state_dict": {f"backbone.{k}": v for k, v in state.items()}}, tmp_path / "whole.pth")
-    with pytest.warns(DeprecationWarning):
-        by_path = MODELS.build(dict(cfg, pretrained=str(tmp_path / "plain.pth")))
     by_prefix = MODELS.build(dict(cfg, init_cfg=dict(type="Pretrained", checkpoint=str(tmp_path / "whole.pth"),
                                                      prefix="backbone.")))
-    for model in (by_path, by_prefix):
+    models = [by_prefix]
+    if cfg["type"] != "TIMMBackbone":  # its `pretrained` is timm's own download switch (a bool), not a path
+        with pytest.warns(DeprecationWarning):
+            models.append(MODELS.build(dict(cfg, pretrained=str(tmp_path / "plain.pth"))))
+    for model in models:
         assert model.init_weights() is True
         for k, v in state.items():
             assert torch.equal(model.state_dict()[k], v), k

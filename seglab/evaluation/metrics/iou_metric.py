@@ -164,6 +164,9 @@ class IoUMetric:
             raise ConfigError(f"IoUMetric: unknown iou_metrics {bad}; choose from {list(_ALLOWED)}")
         if collect_device not in ("cpu", "gpu"):
             raise ConfigError(f"IoUMetric: collect_device must be 'cpu' or 'gpu', got {collect_device!r}")
+        if format_only and not output_dir:
+            raise ConfigError("IoUMetric: format_only=True only writes the predictions and computes no metric; "
+                              "give it output_dir='path/to/pngs' (seglab test --out DIR sets it)")
         warn_unused("IoUMetric", collect_device=collect_device)
         self.ignore_index = ignore_index
         self.metrics = metrics

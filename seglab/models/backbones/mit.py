@@ -89,13 +89,17 @@ class EfficientMultiheadAttention(MultiheadAttention):
             self.sr = nn.Conv2d(embed_dims, embed_dims, kernel_size=sr_ratio, stride=sr_ratio)
             self.norm = build_norm_layer(norm_cfg, embed_dims)[1]
 
+    def keys_values(self, x: torch.Tensor, hw_shape: tuple[int, int]) -> torch.Tensor:
+        """The tokens keys and values are computed from: ``x``, or ``norm(sr(x))`` (N, H*W / sr_ratio^2, C)."""
+        if self.sr_ratio > 1:
+            return self.norm(nchw_to_nlc(self.sr(nlc_to_nchw(x, hw_shape))))
+        return x
+
     def forward(  # type: ignore[override]
         self, x: torch.Tensor, hw_shape: tuple[int, int], identity: torch.Tensor | None = None
     ) -> torch.Tensor:
         """(N, H*W, C) -> (N, H*W, C)."""
-        kv = x
-        if self.sr_ratio > 1:
-            kv = self.norm(nchw_to_nlc(self.sr(nlc_to_nchw(x, hw_shape))))
+        kv = self.keys_values(x, hw_shape)
         return super().forward(x, kv, kv, identity=x if identity is None else identity)
 
 

@@ -17,14 +17,17 @@ from .fpn_head import FPNHead
 from .gc_head import GCHead
 from .ham_head import LightHamHead
 from .isa_head import ISAHead
+from .knet_head import IterativeDecodeHead
 from .lraspp_head import LRASPPHead
 from .mask2former_head import Mask2FormerHead
 from .maskformer_head import MaskFormerHead
 from .nl_head import NLHead
 from .ocr_head import OCRHead
 from .pid_head import PIDHead
+from .point_head import PointHead
 from .psa_head import PSAHead
 from .psp_head import PSPHead
+from .san_head import SideAdapterCLIPHead
 from .segformer_head import SegformerHead
 from .segmenter_mask_head import SegmenterMaskTransformerHead
 from .sep_aspp_head import DepthwiseSeparableASPPHead
@@ -33,3 +36,4 @@ from .setr_mla_head import SETRMLAHead
 from .setr_up_head import SETRUPHead
 from .stdc_head import STDCHead
 from .uper_head import UPerHead
+from .vpd_depth_head import VPDDepthHead

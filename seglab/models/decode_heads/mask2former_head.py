@@ -18,10 +18,10 @@ from torch.nn import functional as F
 
 from ...registry import MODELS, ConfigError
 from ...structures import SegDataSample
+from ..layers.point_sample import get_uncertain_point_coords_with_randomness, point_sample
 from ..mask_classification._init import caffe2_xavier_init
 from ..mask_classification._registry import PIXEL_DECODERS, build_mmdet
 from ..mask_classification.head_base import MaskClassificationHead, reduce_mean
-from ..mask_classification.point_sample import get_uncertain_point_coords_with_randomness, point_sample
 from ..mask_classification.positional_encoding import build_positional_encoding
 from ..mask_classification.transformer_layers import Mask2FormerTransformerDecoder
 

@@ -1,5 +1,5 @@
 """Building blocks shared by backbones, necks and heads."""
-from .activation import Clamp, HSigmoid, HSwish, Swish, build_activation_layer
+from .activation import Clamp, HSigmoid, HSwish, QuickGELU, Swish, build_activation_layer
 from .context_block import ContextBlock
 from .conv_module import ConvModule, DepthwiseSeparableConvModule, build_conv_layer
 from .criss_cross_attention import CrissCrossAttention
@@ -28,5 +28,12 @@ from .se_layer import SELayer  # noqa: E402
 
 __all__ += ["Conv2dAdaptivePadding", "InvertedResidualV3", "SELayer"]
 from .dappm import DAPPM, PAPPM  # noqa: E402
+from .prenorm_transformer_layer import PreNormTransformerLayer  # noqa: E402
 
-__all__ += ["DAPPM", "PAPPM"]
+__all__ += ["DAPPM", "PAPPM", "PreNormTransformerLayer"]
+from .knet_kernel_update import KernelUpdateHead, KernelUpdator  # noqa: E402
+
+__all__ += ["KernelUpdateHead", "KernelUpdator"]
+from .point_sample import get_uncertain_point_coords_with_randomness, point_sample, sample_uncertain_points  # noqa: E402
+
+__all__ += ["get_uncertain_point_coords_with_randomness", "point_sample", "sample_uncertain_points"]

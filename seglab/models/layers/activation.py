@@ -6,7 +6,7 @@ from torch import nn
 
 from ...registry import ConfigError
 
-__all__ = ["HSigmoid", "HSwish", "Swish", "Clamp", "build_activation_layer"]
+__all__ = ["HSigmoid", "HSwish", "Swish", "Clamp", "QuickGELU", "build_activation_layer"]
 
 
 class HSigmoid(nn.Module):
@@ -49,11 +49,19 @@ class Clamp(nn.Module):
         return torch.clamp(x, min=self.min, max=self.max)
 
 
+class QuickGELU(nn.Module):
+    """CLIP's GELU approximation ``x * sigmoid(1.702 * x)`` (its weights were trained with it)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(1.702 * x)
+
+
 _ACTIVATIONS = {
     "ReLU": nn.ReLU, "LeakyReLU": nn.LeakyReLU, "PReLU": nn.PReLU, "RReLU": nn.RReLU, "ReLU6": nn.ReLU6,
     "ELU": nn.ELU, "Sigmoid": nn.Sigmoid, "Tanh": nn.Tanh, "GELU": nn.GELU, "SiLU": nn.SiLU,
     "HSigmoid": HSigmoid, "HSwish": HSwish, "Swish": Swish, "Clamp": Clamp, "Clip": Clamp,
     "Hardswish": nn.Hardswish, "Hardsigmoid": nn.Hardsigmoid, "Softplus": nn.Softplus, "Mish": nn.Mish,
+    "QuickGELU": QuickGELU,
 }
 
 

@@ -5,12 +5,13 @@ import torch.distributed as dist
 from torch import nn
 
 from ...registry import ConfigError
+from .layer_norm_2d import LayerNorm2d
 
 __all__ = ["build_norm_layer", "norm_abbr", "is_norm"]
 
 # Abbreviations decide the attribute name (``bn``, ``gn``...), which is part of MMSeg's key layout.
 _ABBR = {"BN": "bn", "BN1d": "bn", "BN2d": "bn", "BN3d": "bn", "SyncBN": "bn", "GN": "gn",
-         "LN": "ln", "IN": "in", "IN1d": "in", "IN2d": "in", "IN3d": "in"}
+         "LN": "ln", "LN2d": "ln", "IN": "in", "IN1d": "in", "IN2d": "in", "IN3d": "in"}
 
 
 def _sync_bn_available() -> bool:
@@ -64,6 +65,8 @@ def build_norm_layer(norm_cfg: dict, num_features: int, postfix: int | str = "")
         layer = nn.GroupNorm(num_channels=num_features, **cfg)
     elif norm_type == "LN":
         layer = nn.LayerNorm(num_features, **cfg)
+    elif norm_type == "LN2d":  # mmpretrain's channel-first LayerNorm (ConvNeXt)
+        layer = LayerNorm2d(num_features, **cfg)
     elif norm_type in ("IN", "IN2d"):
         layer = nn.InstanceNorm2d(num_features, **cfg)
     elif norm_type == "IN1d":
@@ -72,7 +75,7 @@ def build_norm_layer(norm_cfg: dict, num_features: int, postfix: int | str = "")
         layer = nn.InstanceNorm3d(num_features, **cfg)
     else:
         raise ConfigError(
-            f"unknown norm type '{norm_type}' in norm_cfg; use one of BN, SyncBN, GN, LN, IN (or a norm class)"
+            f"unknown norm type '{norm_type}' in norm_cfg; use one of BN, SyncBN, GN, LN, LN2d, IN (or a norm class)"
         )
     for param in layer.parameters():
         param.requires_grad = requires_grad

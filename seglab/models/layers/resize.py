@@ -18,7 +18,8 @@ def resize(
     warning: bool = True,
 ) -> torch.Tensor:
     """``F.interpolate`` that accepts MMSeg's arguments; warns on a misaligned align_corners resize."""
-    if warning and size is not None and align_corners:
+    tracing = torch.jit.is_tracing()
+    if warning and size is not None and align_corners and not tracing:
         in_h, in_w = input.shape[2:]
         out_h, out_w = (int(s) for s in size)
         if out_h > in_h or out_w > in_w:
@@ -28,7 +29,7 @@ def resize(
                     f"for input size {(in_h, in_w)} to keep pixels aligned",
                     stacklevel=2,
                 )
-    if size is not None:
+    if size is not None and not tracing:  # traced sizes stay symbolic so an exported graph resizes at any size
         size = tuple(int(s) for s in size)
     if mode in ("nearest", "area", "nearest-exact"):
         align_corners = None

@@ -156,6 +156,10 @@ class MultiheadAttention(nn.Module):
             key = key + key_pos
         if not self.batch_first:
             query, key, value = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)
+        if torch.jit.is_tracing():
+            # Shared q/k/v tensors take torch's packed projection, whose unflatten traces the token count as
+            # a constant; distinct views take three linears and keep an exported graph's sizes dynamic.
+            key, value = key.view_as(key), value.view_as(value)
         out = self.attn(query, key, value, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
                         need_weights=False)[0]
         if not self.batch_first:

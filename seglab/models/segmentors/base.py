@@ -16,9 +16,27 @@ from ...structures import SegDataSample
 from ..layers import resize
 from ..weight_init import init_components, load_pretrained
 
-__all__ = ["BaseSegmentor"]
+__all__ = ["BaseSegmentor", "restore_to_ori"]
 
 _log = logging.getLogger("seglab")
+
+
+def restore_to_ori(x: torch.Tensor, meta: dict, align_corners: bool) -> torch.Tensor:
+    """One image's map (1, C, H, W) on the padded input -> (1, C, h, w) at ``meta['ori_shape']``.
+
+    Crops ``img_padding_size``/``padding_size`` (left, right, top, bottom), undoes a flip, then resizes
+    bilinearly.
+    """
+    height, width = x.shape[-2:]
+    left, right, top, bottom = meta.get("img_padding_size", meta.get("padding_size", [0, 0, 0, 0]))
+    x = x[:, :, top : height - bottom, left : width - right]
+    if meta.get("flip"):
+        direction = meta.get("flip_direction")
+        if direction not in ("horizontal", "vertical"):
+            raise ValueError(f"flip_direction must be 'horizontal' or 'vertical', got {direction!r}")
+        x = x.flip(dims=(3,) if direction == "horizontal" else (2,))
+    ori_shape = tuple(meta.get("ori_shape", x.shape[-2:]))[:2]
+    return resize(x, size=ori_shape, mode="bilinear", align_corners=align_corners, warning=False)
 
 
 class BaseSegmentor(nn.Module):
@@ -155,7 +173,7 @@ class BaseSegmentor(nn.Module):
         One output channel (a sigmoid head): ``seg_logits`` holds the foreground probability and
         ``pred_sem_seg`` is 1 where it exceeds the head's ``threshold``, else 0.
         """
-        batch_size, channels, height, width = seg_logits.shape
+        batch_size, channels = seg_logits.shape[:2]
         only_prediction = data_samples is None
         if only_prediction:
             data_samples = [SegDataSample() for _ in range(batch_size)]
@@ -166,16 +184,7 @@ class BaseSegmentor(nn.Module):
         for i in range(batch_size):
             logits = seg_logits[i : i + 1]
             if not only_prediction:
-                meta = data_samples[i].metainfo
-                left, right, top, bottom = meta.get("img_padding_size", meta.get("padding_size", [0, 0, 0, 0]))
-                logits = logits[:, :, top : height - bottom, left : width - right]
-                if meta.get("flip"):
-                    direction = meta.get("flip_direction")
-                    if direction not in ("horizontal", "vertical"):
-                        raise ValueError(f"flip_direction must be 'horizontal' or 'vertical', got {direction!r}")
-                    logits = logits.flip(dims=(3,) if direction == "horizontal" else (2,))
-                ori_shape = tuple(meta.get("ori_shape", logits.shape[-2:]))[:2]
-                logits = resize(logits, size=ori_shape, mode="bilinear", align_corners=align_corners, warning=False)
+                logits = restore_to_ori(logits, data_samples[i].metainfo, align_corners)
             logits = logits.squeeze(0)
             if channels > 1:
                 pred = logits.argmax(dim=0, keepdim=True)

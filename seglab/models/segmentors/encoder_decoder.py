@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -199,12 +199,15 @@ class EncoderDecoder(BaseSegmentor):
         """One forward pass over the whole batch: logits (N, C, H, W)."""
         return self.encode_decode(inputs, batch_img_metas)
 
-    def slide_inference(self, inputs: torch.Tensor, batch_img_metas: list[dict]) -> torch.Tensor:
+    def slide_inference(self, inputs: torch.Tensor, batch_img_metas: list[dict],
+                        decode: Callable[[torch.Tensor, list[dict]], torch.Tensor] | None = None) -> torch.Tensor:
         """Average the logits of overlapping ``crop_size`` windows taken every ``stride`` pixels: (N, C, H, W).
 
         ``test_cfg.batch_size`` (default 1) windows go through the network together; every window has
-        the same size, so the result equals the one-window-at-a-time result.
+        the same size, so the result equals the one-window-at-a-time result. ``decode`` (default
+        ``encode_decode``) maps a batch of windows to their logits.
         """
+        decode = decode or self.encode_decode
         try:
             h_stride, w_stride = self.test_cfg["stride"]
             h_crop, w_crop = self.test_cfg["crop_size"]
@@ -231,7 +234,7 @@ class EncoderDecoder(BaseSegmentor):
             crops = torch.cat([inputs[:, :, y1:y2, x1:x2] for y1, x1, y2, x2 in chunk])
             crop_hw = tuple(crops.shape[2:])
             crop_metas = [dict(m, img_shape=crop_hw, pad_shape=crop_hw) for m in batch_img_metas] * len(chunk)
-            crop_logits = self.encode_decode(crops, crop_metas).split(batch_size)
+            crop_logits = decode(crops, crop_metas).split(batch_size)
             for (y1, x1, y2, x2), logits in zip(chunk, crop_logits):
                 preds[:, :, y1:y2, x1:x2] += logits
                 count[:, :, y1:y2, x1:x2] += 1

@@ -23,6 +23,8 @@ CONVERTERS = {
     "vit": "vit",
     "beit": "beit",
     "mit": "mit",
+    "twins": "twins",
+    "mae": "mae",
 }
 
 

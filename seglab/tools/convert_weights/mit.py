@@ -16,6 +16,8 @@ import re
 
 import torch
 
+from ._keys import reject_unknown
+
 __all__ = ["convert"]
 
 _PATCH = re.compile(r"patch_embed(\d+)\.(proj|norm)\.(weight|bias)")
@@ -68,9 +70,7 @@ def convert(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             out[f"layers.{int(m[1]) - 1}.2.{m[2]}"] = value
         else:
             unknown.append(key)
-    if unknown:
-        raise KeyError(f"keys that are not part of an upstream MiT checkpoint: {unknown[:10]}"
-                       + (f" (+{len(unknown) - 10} more)" if len(unknown) > 10 else ""))
+    reject_unknown(unknown, "MiT")
     if not out:
         raise KeyError("no MiT weights found (expected keys such as 'patch_embed1.proj.weight', 'block1.0.attn.q.weight')")
     return out
