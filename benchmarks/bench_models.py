@@ -85,7 +85,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--pipeline-images", type=int, default=50, help="CamVid train images per pipeline pass")
     p.add_argument("--camvid", default=CAMVID, help="CamVid root (train/, trainannot/)")
-    p.add_argument("--metric-samples", type=int, default=20, help="random 512x512 predictions per metric pass")
+    p.add_argument("--metric-samples", type=int, default=20, help="random predictions per metric pass")
+    p.add_argument("--metric-shape", type=int, nargs=2, default=[512, 512], metavar=("H", "W"),
+                   help="size of each random prediction for the metric (default: 512 512)")
+    p.add_argument("--seglab-infer", choices=["default", "plain"], default="default",
+                   help="seglab inference path: 'default' = what init_model picks (BatchNorm folded into the "
+                        "convs, fuse_conv_bn), 'plain' = the unfused model (default: default)")
     p.add_argument("--out", default=None, help="write all numbers to this JSON file")
     return p.parse_args(argv)
 
@@ -139,6 +144,8 @@ def import_libraries() -> tuple[dict, dict]:
         "Sample": SSample,
         "Compose": Compose,
         "Config": Config,
+        "fuse_conv_bn": seglab.models.fuse_conv_bn,
+        "folded_pairs": seglab.models.folded_pairs,
     }
     return mm, sl
 
@@ -266,16 +273,19 @@ def bench_model(name: str, args: argparse.Namespace, mm: dict, sl: dict) -> dict
     num_classes = cfg["decode_head"]["num_classes"]
     if "infer" not in args.skip:
         ours.eval(), ref.eval()
+        fast = sl["fuse_conv_bn"](ours) if args.seglab_infer == "default" else ours  # a copy: training stays plain
         x = torch.randn(args.batch, 3, args.size, args.size, generator=torch.Generator().manual_seed(3)).to(args.device)
         with torch.no_grad():
-            diff = max_abs_diff(ours(x, mode="tensor"), ref(x, mode="tensor"))
+            diff = max_abs_diff(fast(x, mode="tensor"), ref(x, mode="tensor"))
             t = interleaved(
-                {"seglab": lambda: ours(x, mode="tensor"), "mmseg": lambda: ref(x, mode="tensor")},
+                {"seglab": lambda: fast(x, mode="tensor"), "mmseg": lambda: ref(x, mode="tensor")},
                 args.repeats,
                 args.warmup,
                 args.device,
             )
-        res["infer"] = dict(summarize(t, args.batch), input=[args.batch, 3, args.size, args.size], max_abs_diff=diff)
+        res["infer"] = dict(summarize(t, args.batch), input=[args.batch, 3, args.size, args.size], max_abs_diff=diff,
+                            seglab_path=args.seglab_infer, folded_conv_bn_pairs=sl["folded_pairs"](fast))
+        del fast
     if "train" not in args.skip:
         size = args.train_size or args.size
         ours.train(), ref.train()
@@ -364,18 +374,19 @@ def bench_pipeline(args: argparse.Namespace, mm: dict, sl: dict) -> dict:
 
 # ---------------------------------------------------------------------------------------- metric
 def bench_metric(args: argparse.Namespace, mm: dict, sl: dict) -> dict:
-    """IoUMetric process + evaluate over random 512x512 predictions (19 classes, some ignored)."""
+    """IoUMetric process + evaluate over random ``--metric-shape`` predictions (19 classes, some ignored)."""
     import torch
 
     g = torch.Generator().manual_seed(6)
     data = []
+    shape = (1, *args.metric_shape)
     for _ in range(args.metric_samples):
-        gt = torch.randint(0, 19, (1, 512, 512), generator=g)
+        gt = torch.randint(0, 19, shape, generator=g)
         gt[:, :40] = 255
         pred = torch.where(
-            torch.rand(1, 512, 512, generator=g) < 0.6,
+            torch.rand(shape, generator=g) < 0.6,
             gt.clamp(max=18),
-            torch.randint(0, 19, (1, 512, 512), generator=g),
+            torch.randint(0, 19, shape, generator=g),
         )
         data.append({"pred_sem_seg": {"data": pred.to(args.device)}, "gt_sem_seg": {"data": gt.to(args.device)}})
     meta = {"classes": tuple(f"c{i}" for i in range(19))}
@@ -394,7 +405,7 @@ def bench_metric(args: argparse.Namespace, mm: dict, sl: dict) -> dict:
 
     t = interleaved({"seglab": run(sl, "seglab"), "mmseg": run(mm, "mmseg")}, args.repeats, args.warmup, args.device)
     diff = max(abs(float(results["seglab"][k]) - float(results["mmseg"][k])) for k in results["mmseg"])
-    return dict(summarize(t, len(data)), samples=len(data), max_abs_metric_diff=diff)
+    return dict(summarize(t, len(data)), samples=len(data), shape=list(args.metric_shape), max_abs_metric_diff=diff)
 
 
 # ------------------------------------------------------------------------------------------ main
