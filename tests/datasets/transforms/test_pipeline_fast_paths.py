@@ -82,3 +82,19 @@ def test_random_crop_with_cat_max_ratio_draws_the_same_windows_as_before():
                 break
             bbox = crop.crop_bbox(60, 80)
         assert got == bbox
+
+
+def test_label_map_lookup_equals_the_per_id_assignment(tmp_path):
+    """LoadAnnotations' table lookup maps chained ids from the original values, like the per-id loop."""
+    from seglab.datasets.transforms.loading import LoadAnnotations
+
+    seg = np.random.default_rng(2).integers(0, 6, (17, 19)).astype(np.uint8)
+    path = str(tmp_path / "mask.png")
+    cv2.imwrite(path, seg)
+    label_map = {1: 2, 2: 3, 5: 255}
+    want = seg.copy()
+    for old_id, new_id in label_map.items():
+        want[seg == old_id] = new_id
+    got = LoadAnnotations()(dict(seg_map_path=path, label_map=label_map, reduce_zero_label=False))["gt_seg_map"]
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, want)
