@@ -54,8 +54,14 @@ def _folded(conv: nn.Module, bn: _BatchNorm) -> tuple[torch.Tensor, torch.Tensor
 
 
 def _active(conv: nn.Module, bn: _BatchNorm) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The folded (weight, bias) when both modules are in eval mode and the fold is finite, else None."""
-    return None if conv.training or bn.training else _folded(conv, bn)
+    """The folded (weight, bias) when both modules are in eval mode and the fold is finite, else None.
+
+    Under ``torch.compile`` the plain conv + BN is traced (the cache check would break the graph at
+    every conv; the compiler fuses the BN itself).
+    """
+    if conv.training or bn.training or torch.compiler.is_compiling():
+        return None
+    return _folded(conv, bn)
 
 
 def _conv_forward(self: nn.Module, x: torch.Tensor) -> torch.Tensor:

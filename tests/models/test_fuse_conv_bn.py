@@ -156,3 +156,18 @@ def test_config_switch_turns_fusion_off(tmp_path: Path):
     cfg.write_text(f"_base_ = ['{CONFIGS / SEGMENTOR_CONFIGS['fcn']}']\nfuse_conv_bn = False\n")
     assert not is_fused(init_model(str(cfg)))
     assert is_fused(init_model(str(cfg), fuse_conv_bn=True))
+
+
+def test_torch_compile_traces_the_plain_pair_without_graph_breaks():
+    """Under torch.compile the fold's cache check stays out of the graph (the compiler fuses BN itself)."""
+    import torch._dynamo
+
+    model = random_bn_stats_(nn.Sequential(ConvModule(3, 4, 3, padding=1, norm_cfg=dict(type="BN")))).eval()
+    fused = fuse_conv_bn(model)
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    x = torch.randn(1, 3, 8, 8)
+    with torch.no_grad():
+        got = torch.compile(fused, backend="eager")(x)
+        torch.testing.assert_close(got, model(x), rtol=1e-5, atol=1e-5)
+    assert not torch._dynamo.utils.counters["graph_break"]
