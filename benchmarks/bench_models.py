@@ -91,6 +91,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seglab-infer", choices=["default", "plain"], default="default",
                    help="seglab inference path: 'default' = what init_model picks (BatchNorm folded into the "
                         "convs, fuse_conv_bn), 'plain' = the unfused model (default: default)")
+    p.add_argument("--clock", choices=["wall", "process"], default="wall",
+                   help="'process' times CPU seconds of this process (with --threads 1 on a CPU: the work done, "
+                        "robust to other jobs' load; never on a GPU) (default: wall)")
     p.add_argument("--out", default=None, help="write all numbers to this JSON file")
     return p.parse_args(argv)
 
@@ -159,6 +162,9 @@ def sync(device: Any) -> None:
         torch.cuda.synchronize(device)
 
 
+CLOCK = time.perf_counter  # main() switches to time.process_time for --clock process
+
+
 def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int, device: Any) -> dict[str, list[float]]:
     """Seconds per call of each function; each repeat runs all of them, rotating the order."""
     names = list(fns)
@@ -171,10 +177,10 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int, de
         order = names[r % len(names) :] + names[: r % len(names)]
         for n in order:
             sync(device)
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             fns[n]()
             sync(device)
-            times[n].append(time.perf_counter() - t0)
+            times[n].append(CLOCK() - t0)
     return times
 
 
@@ -458,6 +464,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.clock == "process":
+        if torch.device(args.device).type != "cpu":
+            sys.exit("--clock process measures CPU time; use the wall clock on a GPU")
+        global CLOCK
+        CLOCK = time.process_time
     report: dict[str, Any] = {"environment": environment(args, mm, sl), "args": vars(args), "models": {}}
     t_start = time.perf_counter()
     for name in args.models:
