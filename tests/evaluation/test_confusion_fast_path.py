@@ -90,3 +90,11 @@ def test_device_path_reports_bad_labels_at_evaluate(monkeypatch):
     with pytest.raises(ValueError, match="2 pixels"):
         device.evaluate(4)
     assert device.confusion is None  # reset, ready for the next evaluation
+
+
+def test_mixed_label_dtypes():
+    """Predictions as int64 (argmax) against uint8 ground truth (PackSegInputs), and the other way round."""
+    pred, gt = random_labels(3, 7, 500, 255, torch.int64)
+    want = plain_confusion(pred, gt, 7, 255)
+    assert torch.equal(confusion_counts_checked(pred, gt.to(torch.uint8), 7, 255), want)
+    assert torch.equal(confusion_counts_checked(pred.to(torch.uint8), gt, 7, 255), want)

@@ -148,7 +148,7 @@ def confusion_counts_checked(pred: torch.Tensor, gt: torch.Tensor, k: int, ignor
     """(K, K) int64 counts of flat integer ``gt`` (rows) x ``pred`` (columns), ``ignore_index`` pixels left out.
 
     One ``bincount`` over ``gt * K + pred`` (int32 when it fits), no masking copies; labels outside
-    [0, K) (other than ``ignore_index``) raise a ValueError naming them. Reads two scalars on the host.
+    [0, K) (other than ``ignore_index``) raise a ValueError naming them. Reads four scalars on the host.
     """
     p_lo, p_hi, g_lo, g_hi = torch.stack([*torch.aminmax(pred), *torch.aminmax(gt)]).tolist()
     if p_lo < 0 or p_hi >= k:
