@@ -3,9 +3,9 @@
 Per config: inference images/s and latency p50/p90 of ``model.predict`` through the path ``init_model``
 picks (``seglab.tools.benchmark.benchmark_model``), peak memory (CUDA max allocated or process RSS),
 forward FLOPs (torch's FlopCounterMode) and the achieved FLOP/s as a share of the fp32 matmul peak
-measured in the same process. Also IoUMetric throughput. Writes JSON + Markdown into
-``benchmarks/results/``. Side-by-side ratios with MMSegmentation are ``bench_models.py``'s job; training
-and data-loader throughput are not measured here.
+measured in the same process. Also IoUMetric throughput, and for ``--train-configs`` the end-to-end training iterations/s and images/s
+(data loading with ``--workers`` workers + step + optimizer). Writes JSON + Markdown into
+``benchmarks/results/``. Side-by-side ratios with MMSegmentation are ``bench_models.py``'s job.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import json
 import os
 import os.path as osp
 import platform
+import tempfile
 import time
 from typing import Any
 
@@ -64,6 +65,45 @@ def bench_config(config: str, shape: tuple[int, int], batch: int, iters: int, wa
                 share_of_matmul_peak=achieved / peak, **result)
 
 
+def bench_training(config: str, iters: int, workers: int, data_root: str | None, device: torch.device,
+                   work_dir: str) -> dict[str, Any]:
+    """End-to-end training throughput of ``config`` (data loading + forward + backward + optimizer step).
+
+    Runs its own train loop for ``iters`` iterations (no validation, no checkpoints) and times from the
+    end of the first iteration to the end of the last, so start-up and the first batch are left out.
+    """
+    from seglab.config import Config
+    from seglab.engine import Hook, Runner
+
+    class _Clock(Hook):
+        def __init__(self) -> None:
+            self.stamps: list[float] = []
+
+        def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+                             outputs: dict | None = None) -> None:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            self.stamps.append(time.perf_counter())
+
+    cfg = Config.fromfile(config)
+    cfg.work_dir = work_dir
+    cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=iters, val_interval=iters + 1)
+    cfg.train_dataloader.num_workers = workers
+    cfg.train_dataloader.persistent_workers = workers > 0
+    if data_root:
+        cfg.train_dataloader.dataset.data_root = data_root
+    cfg.default_hooks = dict(checkpoint=None, logger=dict(type="LoggerHook", interval=iters + 1))
+    cfg.param_scheduler = []
+    runner = Runner.from_cfg(cfg, device=str(device))
+    clock = _Clock()
+    runner.register_hook(clock, "LOWEST")
+    runner.train()
+    batch = cfg.train_dataloader.batch_size
+    seconds = clock.stamps[-1] - clock.stamps[0]
+    return dict(config=config, iters_timed=len(clock.stamps) - 1, batch_size=batch, num_workers=workers,
+                iters_per_s=(len(clock.stamps) - 1) / seconds, images_per_s=batch * (len(clock.stamps) - 1) / seconds)
+
+
 def bench_metric(samples: int, shape: tuple[int, int], num_classes: int, device: torch.device) -> dict[str, Any]:
     """IoUMetric process + evaluate over ``samples`` random predictions: predictions/s."""
     from seglab.evaluation import IoUMetric
@@ -99,6 +139,10 @@ def markdown(report: dict[str, Any]) -> str:
                      f"{r['images_per_s']:.2f} | {r['latency_ms_p50']:.1f} | {r['latency_ms_p90']:.1f} | "
                      f"{r['peak_memory_mb']:.0f} | {r['gflops_per_image']:.1f} | {r['achieved_gflop_per_s']:.1f} | "
                      f"{100 * r['share_of_matmul_peak']:.0f}% |")
+    if report.get("training"):
+        lines += ["", "| training config (end to end) | batch | workers | iterations/s | images/s |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {osp.basename(t['config'])} | {t['batch_size']} | {t['num_workers']} | {t['iters_per_s']:.3f} | "
+                  f"{t['images_per_s']:.2f} |" for t in report["training"]]
     m = report.get("metric")
     if m:
         lines += ["", f"IoUMetric: {m['predictions_per_s']:.1f} predictions/s ({m['samples']} x "
@@ -109,13 +153,17 @@ def markdown(report: dict[str, Any]) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
-    p.add_argument("--configs", nargs="+", default=DEFAULT_CONFIGS, help="config files (default: four models)")
+    p.add_argument("--configs", nargs="*", default=DEFAULT_CONFIGS, help="configs to infer with (default: four models)")
     p.add_argument("--shape", type=int, nargs=2, default=[512, 512], metavar=("H", "W"))
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--iters", type=int, default=10, help="timed inference iterations per config")
     p.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
     p.add_argument("--metric-samples", type=int, default=50, help="0 leaves the metric out")
     p.add_argument("--metric-shape", type=int, nargs=2, default=[512, 1024], metavar=("H", "W"))
+    p.add_argument("--train-configs", nargs="*", default=[], help="configs to train end to end (default: none)")
+    p.add_argument("--train-iters", type=int, default=6, help="training iterations per config (first untimed)")
+    p.add_argument("--workers", type=int, default=2, help="data-loader workers for training")
+    p.add_argument("--data-root", default=None, help="override the training dataset's data_root")
     p.add_argument("--device", default=None, help="cpu, cuda (default: cuda if available)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     p.add_argument("--out-dir", default=osp.join(REPO, "benchmarks", "results"))
@@ -139,6 +187,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         r = bench_config(config, tuple(args.shape), args.batch_size, args.iters, args.warmup, device, peak)
         report["inference"].append(r)
         print(json.dumps(r), flush=True)
+    report["training"] = []
+    for config in args.train_configs:
+        with tempfile.TemporaryDirectory() as work_dir:
+            t = bench_training(config, args.train_iters, args.workers, args.data_root, device, work_dir)
+        report["training"].append(t)
+        print(json.dumps(t), flush=True)
     if args.metric_samples:
         report["metric"] = bench_metric(args.metric_samples, tuple(args.metric_shape), 19, device)
         print(json.dumps(report["metric"]), flush=True)

@@ -37,3 +37,18 @@ def test_suite_writes_json_and_markdown_with_share_of_peak(tmp_path, one_thread)
     assert report["metric"]["samples"] == 3 and report["metric"]["predictions_per_s"] > 0
     md = (tmp_path / "out" / "r.md").read_text()
     assert "share of peak" in md and "IoUMetric:" in md and Path(config).name in md
+
+
+def test_suite_times_end_to_end_training_after_the_first_iteration(tmp_path, one_thread):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+    from _engine_tiny import make_data, write_config
+
+    data = make_data(str(tmp_path / "data"), n_train=4, n_val=2)
+    config = write_config(str(tmp_path / "c.py"), data, str(tmp_path / "w"), iters=100, batch=2, norm="BN")
+    report = main(["--configs", "--train-configs", config, "--train-iters", "3", "--workers", "0",
+                   "--metric-samples", "0", "--device", "cpu", "--out-dir", str(tmp_path / "out"), "--name", "t"])
+    t = report["training"][0]
+    assert t["iters_timed"] == 2 and t["batch_size"] == 2 and t["num_workers"] == 0
+    assert t["images_per_s"] == pytest.approx(2 * t["iters_per_s"])
+    assert "training config (end to end)" in (tmp_path / "out" / "t.md").read_text()
+    assert not (tmp_path / "w").exists()  # its own temporary work_dir, nothing left behind
