@@ -175,7 +175,9 @@ class BaseSegmentor(nn.Module):
                         raise ValueError(f"flip_direction must be 'horizontal' or 'vertical', got {direction!r}")
                     logits = logits.flip(dims=(3,) if direction == "horizontal" else (2,))
                 ori_shape = tuple(meta.get("ori_shape", logits.shape[-2:]))[:2]
-                logits = resize(logits, size=ori_shape, mode="bilinear", align_corners=align_corners, warning=False)
+                if tuple(logits.shape[-2:]) != ori_shape:  # a same-size bilinear resize is a copy: skip it
+                    logits = resize(logits, size=ori_shape, mode="bilinear", align_corners=align_corners,
+                                    warning=False)
             logits = logits.squeeze(0)
             if channels > 1:
                 pred = logits.argmax(dim=0, keepdim=True)
