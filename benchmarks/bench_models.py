@@ -91,6 +91,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seglab-infer", choices=["default", "plain"], default="default",
                    help="seglab inference path: 'default' = what init_model picks (BatchNorm folded into the "
                         "convs, fuse_conv_bn), 'plain' = the unfused model (default: default)")
+    p.add_argument("--infer-mode", choices=["tensor", "predict"], default="tensor",
+                   help="time model(x, mode='tensor') (the network) or mode='predict' (plus resizing to the "
+                        "original shape and argmax) (default: tensor)")
     p.add_argument("--clock", choices=["wall", "process"], default="wall",
                    help="'process' times CPU seconds of this process (with --threads 1 on a CPU: the work done, "
                         "robust to other jobs' load; never on a GPU) (default: wall)")
@@ -281,16 +284,37 @@ def bench_model(name: str, args: argparse.Namespace, mm: dict, sl: dict) -> dict
         ours.eval(), ref.eval()
         fast = sl["fuse_conv_bn"](ours) if args.seglab_infer == "default" else ours  # a copy: training stays plain
         x = torch.randn(args.batch, 3, args.size, args.size, generator=torch.Generator().manual_seed(3)).to(args.device)
+        if args.infer_mode == "predict":
+            from mmengine.config import ConfigDict
+
+            ref.test_cfg = ConfigDict(ref.test_cfg or {"mode": "whole"})  # MMSeg reads test_cfg.mode
+            p_ours = samples(sl, args.batch, args.size, num_classes, args.device, mm=False)
+            p_ref = samples(mm, args.batch, args.size, num_classes, args.device, mm=True)
+
+            def run_ours() -> Any:
+                return torch.stack([s.seg_logits.data for s in fast(x, p_ours, mode="predict")])
+
+            def run_ref() -> Any:
+                return torch.stack([s.seg_logits.data for s in ref(x, p_ref, mode="predict")])
+        else:
+
+            def run_ours() -> Any:
+                return fast(x, mode="tensor")
+
+            def run_ref() -> Any:
+                return ref(x, mode="tensor")
+
         with torch.no_grad():
-            diff = max_abs_diff(fast(x, mode="tensor"), ref(x, mode="tensor"))
+            diff = max_abs_diff(run_ours(), run_ref())
             t = interleaved(
-                {"seglab": lambda: fast(x, mode="tensor"), "mmseg": lambda: ref(x, mode="tensor")},
+                {"seglab": run_ours, "mmseg": run_ref},
                 args.repeats,
                 args.warmup,
                 args.device,
             )
         res["infer"] = dict(summarize(t, args.batch), input=[args.batch, 3, args.size, args.size], max_abs_diff=diff,
-                            seglab_path=args.seglab_infer, folded_conv_bn_pairs=sl["folded_pairs"](fast))
+                            seglab_path=args.seglab_infer, folded_conv_bn_pairs=sl["folded_pairs"](fast),
+                            mode=args.infer_mode)
         del fast
     if "train" not in args.skip:
         size = args.train_size or args.size
