@@ -94,7 +94,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--pipeline-images", type=int, default=50, help="CamVid train images per pipeline pass")
     p.add_argument("--camvid", default=CAMVID, help="CamVid root (train/, trainannot/)")
-    p.add_argument("--metric-samples", type=int, default=20, help="random 512x512 predictions per metric pass")
+    p.add_argument("--metric-samples", type=int, default=20, help="random predictions per metric pass")
+    p.add_argument("--metric-shape", type=int, nargs=2, default=[512, 512], metavar=("H", "W"),
+                   help="size of each random prediction for the metric (default: 512 512)")
+    p.add_argument("--seglab-infer", choices=["default", "plain"], default="default",
+                   help="seglab inference path: 'default' = what init_model picks (BatchNorm folded into the "
+                        "convs, fuse_conv_bn), 'plain' = the unfused model (default: default)")
+    p.add_argument("--infer-mode", choices=["tensor", "predict"], default="tensor",
+                   help="time model(x, mode='tensor') (the network) or mode='predict' (plus resizing to the "
+                        "original shape and argmax) (default: tensor)")
+    p.add_argument("--clock", choices=["wall", "process"], default="wall",
+                   help="'process' times CPU seconds of this process (with --threads 1 on a CPU: the work done, "
+                        "robust to other jobs' load; never on a GPU) (default: wall)")
     p.add_argument("--out", default=None, help="write all numbers to this JSON file")
     return p.parse_args(argv)
 
@@ -148,6 +159,8 @@ def import_libraries() -> tuple[dict, dict]:
         "Sample": SSample,
         "Compose": Compose,
         "Config": Config,
+        "fuse_conv_bn": seglab.models.fuse_conv_bn,
+        "folded_pairs": seglab.models.folded_pairs,
     }
     return mm, sl
 
@@ -159,6 +172,9 @@ def sync(device: Any) -> None:
 
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
+
+
+CLOCK = time.perf_counter  # main() switches to time.process_time for --clock process
 
 
 def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int, device: Any) -> dict[str, list[float]]:
@@ -173,10 +189,10 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int, de
         order = names[r % len(names) :] + names[: r % len(names)]
         for n in order:
             sync(device)
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             fns[n]()
             sync(device)
-            times[n].append(time.perf_counter() - t0)
+            times[n].append(CLOCK() - t0)
     return times
 
 
@@ -289,16 +305,40 @@ def bench_model(name: str, args: argparse.Namespace, mm: dict, sl: dict) -> dict
     if "infer" not in args.skip:
         ours.eval(), ref.eval()
         h, w = hw(args.size)
+        fast = sl["fuse_conv_bn"](ours) if args.seglab_infer == "default" else ours  # a copy: training stays plain
         x = torch.randn(args.batch, 3, h, w, generator=torch.Generator().manual_seed(3)).to(args.device)
+        if args.infer_mode == "predict":
+            from mmengine.config import ConfigDict
+
+            ref.test_cfg = ConfigDict(ref.test_cfg or {"mode": "whole"})  # MMSeg reads test_cfg.mode
+            p_ours = samples(sl, args.batch, (h, w), num_classes, args.device, mm=False)
+            p_ref = samples(mm, args.batch, (h, w), num_classes, args.device, mm=True)
+
+            def run_ours() -> Any:
+                return torch.stack([s.seg_logits.data for s in fast(x, p_ours, mode="predict")])
+
+            def run_ref() -> Any:
+                return torch.stack([s.seg_logits.data for s in ref(x, p_ref, mode="predict")])
+        else:
+
+            def run_ours() -> Any:
+                return fast(x, mode="tensor")
+
+            def run_ref() -> Any:
+                return ref(x, mode="tensor")
+
         with torch.no_grad():
-            diff = max_abs_diff(ours(x, mode="tensor"), ref(x, mode="tensor"))
+            diff = max_abs_diff(run_ours(), run_ref())
             t = interleaved(
-                {"seglab": lambda: ours(x, mode="tensor"), "mmseg": lambda: ref(x, mode="tensor")},
+                {"seglab": run_ours, "mmseg": run_ref},
                 args.repeats,
                 args.warmup,
                 args.device,
             )
-        res["infer"] = dict(summarize(t, args.batch), input=[args.batch, 3, h, w], max_abs_diff=diff)
+        res["infer"] = dict(summarize(t, args.batch), input=[args.batch, 3, h, w], max_abs_diff=diff,
+                            seglab_path=args.seglab_infer, folded_conv_bn_pairs=sl["folded_pairs"](fast),
+                            mode=args.infer_mode)
+        del fast
     if "train" not in args.skip:
         size = hw(args.train_size or args.size)
         ours.train(), ref.train()
@@ -388,18 +428,19 @@ def bench_pipeline(args: argparse.Namespace, mm: dict, sl: dict) -> dict:
 
 # ---------------------------------------------------------------------------------------- metric
 def bench_metric(args: argparse.Namespace, mm: dict, sl: dict) -> dict:
-    """IoUMetric process + evaluate over random 512x512 predictions (19 classes, some ignored)."""
+    """IoUMetric process + evaluate over random ``--metric-shape`` predictions (19 classes, some ignored)."""
     import torch
 
     g = torch.Generator().manual_seed(6)
     data = []
+    shape = (1, *args.metric_shape)
     for _ in range(args.metric_samples):
-        gt = torch.randint(0, 19, (1, 512, 512), generator=g)
+        gt = torch.randint(0, 19, shape, generator=g)
         gt[:, :40] = 255
         pred = torch.where(
-            torch.rand(1, 512, 512, generator=g) < 0.6,
+            torch.rand(shape, generator=g) < 0.6,
             gt.clamp(max=18),
-            torch.randint(0, 19, (1, 512, 512), generator=g),
+            torch.randint(0, 19, shape, generator=g),
         )
         data.append({"pred_sem_seg": {"data": pred.to(args.device)}, "gt_sem_seg": {"data": gt.to(args.device)}})
     meta = {"classes": tuple(f"c{i}" for i in range(19))}
@@ -418,7 +459,7 @@ def bench_metric(args: argparse.Namespace, mm: dict, sl: dict) -> dict:
 
     t = interleaved({"seglab": run(sl, "seglab"), "mmseg": run(mm, "mmseg")}, args.repeats, args.warmup, args.device)
     diff = max(abs(float(results["seglab"][k]) - float(results["mmseg"][k])) for k in results["mmseg"])
-    return dict(summarize(t, len(data)), samples=len(data), max_abs_metric_diff=diff)
+    return dict(summarize(t, len(data)), samples=len(data), shape=list(args.metric_shape), max_abs_metric_diff=diff)
 
 
 # ------------------------------------------------------------------------------------------ main
@@ -471,6 +512,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.clock == "process":
+        if torch.device(args.device).type != "cpu":
+            sys.exit("--clock process measures CPU time; use the wall clock on a GPU")
+        global CLOCK
+        CLOCK = time.process_time
     report: dict[str, Any] = {"environment": environment(args, mm, sl), "args": vars(args), "models": {}}
     t_start = time.perf_counter()
     for name in args.models:

@@ -15,6 +15,7 @@ from torch import nn
 
 from seglab.config import Config
 from seglab.io.checkpoint import load_checkpoint
+from seglab.models.fuse import fuse_conv_bn as fuse_bn
 from seglab.models.weight_init import without_pretrained
 from seglab.registry import MODELS, ConfigError
 from seglab.structures import SegDataSample
@@ -116,11 +117,14 @@ def init_model(
     checkpoint: str | None = None,
     device: str | torch.device = "cpu",
     cfg_options: Mapping[str, Any] | None = None,
+    fuse_conv_bn: bool | None = None,
 ) -> nn.Module:
     """Build ``config.model``, load ``checkpoint`` (path or URL) and return it in eval mode on ``device``.
 
     Sets ``model.cfg`` (the Config) and ``model.dataset_meta`` (classes, palette) from the checkpoint's
     meta, else from the config's dataset (its metainfo or the dataset type's classes and palette).
+    ``fuse_conv_bn`` (default: the config's ``fuse_conv_bn``, else True) folds BatchNorm into the
+    convolutions for faster eval-mode forwards; the state dict and training-mode forwards are unchanged.
     """
     if isinstance(config, (str, Path)):
         cfg = Config.fromfile(config)
@@ -143,7 +147,11 @@ def init_model(
     source = str(checkpoint) if checkpoint is not None else "init_model without a checkpoint"
     model.dataset_meta = meta_from_checkpoint(ckpt, _num_classes(model), source=source, fallback=from_config)
     model.cfg = cfg
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    fuse = cfg.get("fuse_conv_bn", True) if fuse_conv_bn is None else fuse_conv_bn
+    if not isinstance(fuse, bool):
+        raise ConfigError(f"{cfg.filename or 'config'}: fuse_conv_bn must be True or False, got {fuse!r}")
+    return fuse_bn(model, inplace=True) if fuse else model
 
 
 # Transforms that read ground truth, which an image to predict does not have.

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from seglab.models.fuse import fuse_conv_bn
 from seglab.registry import LOOPS, METRICS, ConfigError
 
 from .optim import OptimWrapper
@@ -304,7 +305,7 @@ class _EvalLoop:
     mode = "val"
 
     def __init__(self, model: nn.Module, dataloader: DataLoader, evaluator: Any, call_hook: HookCaller,
-                 device: str | torch.device = "cpu", fp16: bool = False) -> None:
+                 device: str | torch.device = "cpu", fp16: bool = False, fuse_conv_bn: bool = True) -> None:
         if not isinstance(dataloader, DataLoader):
             raise TypeError(f"{type(self).__name__} needs a built DataLoader, got {type(dataloader).__name__}")
         self.model = model
@@ -316,7 +317,16 @@ class _EvalLoop:
         if meta is not None:
             self.evaluator.dataset_meta = meta
         self.fp16 = fp16
+        self.fuse_conv_bn = bool(fuse_conv_bn)
         self.compute_loss = False
+
+    def _fold_batchnorm(self, model: nn.Module) -> None:
+        """Fold BatchNorm into the convs for eval-mode forwards (state dict and training unchanged).
+
+        A wrapped (DDP) or compiled model is left as it is: its forward is not the module's own.
+        """
+        if self.fuse_conv_bn and not hasattr(model, "module") and "forward" not in vars(model):
+            fuse_conv_bn(model, inplace=True)
 
     def _predict(self, step: Any, data_batch: Any) -> list:
         groups = None if _pads_at_test_time(self.model) else _split_by_size(data_batch)
@@ -355,6 +365,7 @@ class _EvalLoop:
         self.call_hook(f"before_{mode}_epoch")
         was_training = model.training
         model.eval()
+        self._fold_batchnorm(model)
         step = model.val_step if mode == "val" else model.test_step
         loss_sum, loss_count = 0.0, 0
         bare = getattr(model, "module", model)
@@ -391,8 +402,9 @@ class ValLoop(_EvalLoop):
     mode = "val"
 
     def __init__(self, model: nn.Module, dataloader: DataLoader, evaluator: Any, call_hook: HookCaller,
-                 device: str | torch.device = "cpu", fp16: bool = False, compute_loss: bool = True) -> None:
-        super().__init__(model, dataloader, evaluator, call_hook, device, fp16)
+                 device: str | torch.device = "cpu", fp16: bool = False, compute_loss: bool = True,
+                 fuse_conv_bn: bool = True) -> None:
+        super().__init__(model, dataloader, evaluator, call_hook, device, fp16, fuse_conv_bn)
         self.compute_loss = bool(compute_loss)
 
 

@@ -271,3 +271,24 @@ def test_resume_inside_a_log_interval_logs_the_same_means(tmp_path):
     keys = ("step", "loss", "decode.acc_seg", "lr")
     assert [tuple(r[k] for k in keys) for r in resumed] == [tuple(r[k] for k in keys) for r in full if r["step"] > 2]
     assert [r["step"] for r in resumed] == [3, 6]
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_fuse_conv_bn_reaches_the_test_loop(tmp_path, single_thread, value):
+    from seglab.models import is_fused
+
+    data = make_data(str(tmp_path / "data"), n_train=4, n_val=2)
+    cfg = Config.fromfile(write_config(str(tmp_path / "c.py"), data, str(tmp_path / "w"), iters=2, batch=2, norm="BN"))
+    cfg.fuse_conv_bn = value
+    runner = Runner.from_cfg(cfg, device="cpu")
+    before = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    assert "mIoU" in runner.test()
+    assert is_fused(runner.model) == value
+    after = runner.model.state_dict()  # what a checkpoint would hold: the plain weights
+    assert after.keys() == before.keys() and all(torch.equal(after[k], v) for k, v in before.items())
+
+
+def test_fuse_conv_bn_must_be_a_bool(cfg):
+    cfg.fuse_conv_bn = "yes"
+    with pytest.raises(ConfigError, match="fuse_conv_bn must be True or False"):
+        Runner.from_cfg(cfg, device="cpu").test()

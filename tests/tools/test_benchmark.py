@@ -39,3 +39,20 @@ def test_benchmark_rejects_zero_iters(tmp_path):
     config, _ = _tiny_seg.write_setup(str(tmp_path))
     with pytest.raises(SystemExit, match="--iters must be >= 1"):
         main(["benchmark", config, "--iters", "0"])
+
+
+def test_benchmark_falls_back_to_eager_when_compile_fails(tmp_path, capsys, monkeypatch):
+    import _tiny_seg
+
+    def broken_compile(fn, **kwargs):
+        def call(*args, **kw):
+            raise RuntimeError("no C++ compiler found\nmore detail")
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    config, ckpt = _tiny_seg.write_setup(str(tmp_path))
+    assert main(["benchmark", config, ckpt, "--shape", "32", "48", "--iters", "1", "--warmup", "0", "--compile",
+                 "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    assert "torch.compile failed (RuntimeError: no C++ compiler found); timing the eager model" in captured.err
+    assert "compile: False" in captured.out and "images/s:" in captured.out

@@ -198,6 +198,17 @@ class RandomResize:
         )
 
 
+def _label_counts(seg: np.ndarray, ignore_index: int) -> np.ndarray:
+    """Pixel counts of the labels present in ``seg`` (ignore_index left out), in label order."""
+    if seg.dtype in (np.uint8, np.uint16):  # a histogram, not np.unique's sort
+        counts = np.bincount(seg.ravel(), minlength=ignore_index + 1 if 0 <= ignore_index < 65536 else 0)
+        if 0 <= ignore_index < len(counts):
+            counts[ignore_index] = 0
+        return counts[counts > 0]
+    labels, counts = np.unique(seg, return_counts=True)
+    return counts[labels != ignore_index]
+
+
 @TRANSFORMS.register_module()
 class RandomCrop:
     """Crop a random ``crop_size`` (h, w) window (smaller images are kept whole along that side).
@@ -226,8 +237,7 @@ class RandomCrop:
         if self.cat_max_ratio < 1.0 and results.get("gt_seg_map") is not None:
             for _ in range(10):
                 y1, y2, x1, x2 = bbox
-                labels, counts = np.unique(results["gt_seg_map"][y1:y2, x1:x2], return_counts=True)
-                counts = counts[labels != self.ignore_index]
+                counts = _label_counts(results["gt_seg_map"][y1:y2, x1:x2], self.ignore_index)
                 if len(counts) > 1 and counts.max() / counts.sum() < self.cat_max_ratio:
                     break
                 bbox = self.crop_bbox(h, w)

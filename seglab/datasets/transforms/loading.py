@@ -23,9 +23,13 @@ _CV2_FLAGS = {
 _BACKENDS = ("cv2", "pillow", "turbojpeg", "tifffile")
 
 
-def _read_bytes(path: str) -> np.ndarray:
+def _check_exists(path: str) -> None:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: file not found; check data_root, data_prefix and the suffixes")
+
+
+def _read_bytes(path: str) -> np.ndarray:
+    _check_exists(path)
     # np.fromfile + imdecode also handles non-ASCII paths, which cv2.imread does not on every platform.
     return np.fromfile(path, dtype=np.uint8)
 
@@ -63,7 +67,7 @@ def read_mask(path: str, backend: str = "pillow") -> np.ndarray:
         except ImportError:
             backend = "cv2"  # pillow is optional; OpenCV reads ordinary single-channel masks identically
         else:
-            _read_bytes(path)  # uniform not-found message
+            _check_exists(path)  # uniform not-found message (Pillow reads the file itself)
             try:
                 with Image.open(path) as im:
                     mask = np.array(im)
@@ -235,7 +239,12 @@ class LoadAnnotations:
             seg = seg - 1
             seg[seg == 254] = 255
         label_map = results.get("label_map")
-        if label_map:
+        if label_map and seg.dtype == np.uint8 and all(0 <= k < 256 and 0 <= v < 256 for k, v in label_map.items()):
+            # One table lookup maps from the original values, so chained ids (1->2, 2->3) don't collide.
+            table = np.arange(256, dtype=np.uint8)
+            table[list(label_map)] = list(label_map.values())
+            seg = cv2.LUT(seg, table) if seg.flags.c_contiguous else table[seg]
+        elif label_map:
             src = seg.copy()  # map from the original values so chained ids (1->2, 2->3) don't collide
             for old_id, new_id in label_map.items():
                 seg[src == old_id] = new_id

@@ -11,9 +11,20 @@ from seglab.registry import TRANSFORMS
 __all__ = ["PhotoMetricDistortion"]
 
 
+_VALUES = np.arange(256, dtype=np.float32)
+
+
 def _convert(img: np.ndarray, alpha: float = 1.0, beta: float = 0.0) -> np.ndarray:
-    """``img * alpha + beta`` clipped to 0..255, as uint8."""
+    """``img * alpha + beta`` clipped to 0..255, as uint8 (a uint8 image goes through a lookup table)."""
+    if img.dtype == np.uint8:
+        # The same float32 arithmetic on the 256 possible values, then one table lookup per pixel.
+        return _lookup(img, _convert(_VALUES, alpha, beta))
     return np.clip(img.astype(np.float32) * alpha + beta, 0, 255).astype(np.uint8)
+
+
+def _lookup(img: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``table[img]`` for a uint8 image and a 256-entry uint8 table."""
+    return cv2.LUT(img, table) if img.flags.c_contiguous else table[img]
 
 
 @TRANSFORMS.register_module()
@@ -60,7 +71,8 @@ class PhotoMetricDistortion:
         """Rotate the HSV hue (0..179 in OpenCV) by a random integer in [-hue_delta, hue_delta) (p=0.5)."""
         if np.random.randint(2) and self.hue_delta > 0:
             hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
-            hsv[:, :, 0] = (hsv[:, :, 0].astype(int) + np.random.randint(-self.hue_delta, self.hue_delta)) % 180
+            shift = np.random.randint(-self.hue_delta, self.hue_delta)
+            hsv[:, :, 0] = ((np.arange(256) + shift) % 180).astype(np.uint8)[hsv[:, :, 0]]
             return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
         return img
 

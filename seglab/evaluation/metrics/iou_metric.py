@@ -19,7 +19,8 @@ from seglab.registry import METRICS, ConfigError
 
 from ...unused_arguments import warn_unused
 
-__all__ = ["IoUMetric", "absent_classes_note", "format_cell", "format_table", "metrics_from_confusion"]
+__all__ = ["IoUMetric", "absent_classes_note", "confusion_counts_checked", "confusion_counts_on_device", "format_cell",
+           "format_table", "metrics_from_confusion"]
 
 logger = logging.getLogger("seglab")
 
@@ -134,6 +135,62 @@ def _meta(sample: Any, key: str, default: Any = None) -> Any:
     return getter(key, default) if callable(getter) else getattr(sample, key, default)
 
 
+def _label_error(what: str, labels: torch.Tensor, k: int, ignore_index: int) -> ValueError:
+    bad = torch.unique(labels[(labels < 0) | (labels >= k)])
+    bad = bad[bad != ignore_index][:10].tolist() if what == "ground-truth" else bad[:10].tolist()
+    return ValueError(
+        f"IoUMetric: {what} labels {bad} are outside [0, {k}) and not ignore_index={ignore_index}; "
+        "check num_classes/classes, reduce_zero_label and the label maps"
+    )
+
+
+def confusion_counts_checked(pred: torch.Tensor, gt: torch.Tensor, k: int, ignore_index: int) -> torch.Tensor:
+    """(K, K) int64 counts of flat integer ``gt`` (rows) x ``pred`` (columns), ``ignore_index`` pixels left out.
+
+    One ``bincount`` over ``gt * K + pred`` (int32 when it fits), no masking copies; labels outside
+    [0, K) (other than ``ignore_index``) raise a ValueError naming them. Reads four scalars on the host.
+    """
+    p_lo, p_hi, g_lo, g_hi = torch.stack([*torch.aminmax(pred), *torch.aminmax(gt)]).tolist()
+    if p_lo < 0 or p_hi >= k:
+        raise _label_error("predicted", pred, k, ignore_index)
+    if g_lo < 0:
+        if ignore_index >= 0 or g_lo != ignore_index or bool(((gt < 0) & (gt != ignore_index)).any()):
+            raise _label_error("ground-truth", gt, k, ignore_index)
+        keep = gt != ignore_index  # a negative ignore_index: drop those pixels first (rare layout)
+        pred, gt, g_hi = pred[keep], gt[keep], max(int(gt[keep].max()) if keep.any() else 0, 0)
+    dtype = torch.int32 if (g_hi + 1) * k < 2**31 else torch.int64
+    index = torch.add(pred.to(dtype), gt.to(dtype), alpha=k)
+    rows = torch.bincount(index, minlength=max(g_hi + 1, k) * k).view(-1, k)
+    # Rows >= K are ground-truth labels outside the classes: only ignore_index may have pixels there.
+    extra = rows[k:].sum(dim=1).nonzero().flatten() + k
+    extra = extra[extra != ignore_index]
+    if extra.numel():
+        raise _label_error("ground-truth", extra, k, ignore_index)
+    counts = rows[:k].to(torch.int64)
+    if 0 <= ignore_index < k:
+        counts = counts.clone()
+        counts[ignore_index] = 0
+    return counts
+
+
+def confusion_counts_on_device(
+    pred: torch.Tensor, gt: torch.Tensor, k: int, ignore_index: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(K, K) int64 counts like :func:`confusion_counts_checked` and the number of out-of-range pixels.
+
+    Never synchronises with the host: ignored pixels go to a spare bin, out-of-range ones to another
+    that the caller checks once per evaluation.
+    """
+    gt, pred = gt.long(), pred.long()
+    ignored = gt == ignore_index
+    valid = (gt >= 0) & (gt < k) & (pred >= 0) & (pred < k) & ~ignored
+    spare = torch.where(ignored, k * k, k * k + 1)
+    index = torch.where(valid, gt * k + pred, spare)
+    bins = torch.zeros(k * k + 2, dtype=torch.int64, device=pred.device)
+    bins.index_add_(0, index, torch.ones((), dtype=torch.int64, device=pred.device).expand_as(index))
+    return bins[: k * k].view(k, k), bins[k * k + 1]
+
+
 @METRICS.register_module()
 class IoUMetric:
     """Semantic segmentation metrics from a confusion matrix accumulated over the whole evaluation.
@@ -180,6 +237,7 @@ class IoUMetric:
         self.prefix = prefix or self.default_prefix
         self._dataset_meta: dict | None = None
         self.confusion: torch.Tensor | None = None
+        self._bad_pixels: torch.Tensor | None = None
         self.num_samples = 0
         self.per_class_results: dict[str, list] = {}
         self.absent_note: str | None = None  # what the last means left out (absent classes), for the tables
@@ -209,11 +267,17 @@ class IoUMetric:
     def reset(self) -> None:
         """Forget everything accumulated so far."""
         self.confusion = None
+        self._bad_pixels: torch.Tensor | None = None  # out-of-range labels seen on a GPU, raised by evaluate
         self.num_samples = 0
 
     # --------------------------------------------------------------- process
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
-        """Accumulate each sample's ``pred_sem_seg`` (1, H, W) against its ``gt_sem_seg`` (1, H, W)."""
+        """Add the batch's ``pred_sem_seg`` (1, H, W) / ``gt_sem_seg`` (1, H, W) pairs to the confusion matrix.
+
+        The whole batch goes through one ``bincount`` on the predictions' device; nothing is copied to
+        the host (on a GPU, label-range errors are counted there and raised by ``evaluate``).
+        """
+        preds, gts = [], []
         for sample in data_samples:
             pred = _field(sample, "pred_sem_seg")
             if pred is None:
@@ -226,30 +290,41 @@ class IoUMetric:
                         "IoUMetric.process: a data sample has no gt_sem_seg; use format_only=True "
                         "to only write predictions"
                     )
-                self._accumulate(pred, gt.squeeze().to(pred.device))
+                gt = gt.squeeze()
+                if pred.shape != gt.shape:
+                    raise ValueError(
+                        f"IoUMetric: prediction shape {tuple(pred.shape)} != ground truth {tuple(gt.shape)}")
+                preds.append(pred.reshape(-1))
+                gts.append(gt.reshape(-1).to(pred.device, non_blocking=True))
             self.num_samples += 1
             if self.output_dir:
                 self._write_png(sample, pred)
+        if preds:
+            pred = preds[0] if len(preds) == 1 else torch.cat(preds)
+            gt = gts[0] if len(gts) == 1 else torch.cat(gts)
+            self._accumulate(pred, gt)
 
     def _accumulate(self, pred: torch.Tensor, gt: torch.Tensor) -> None:
-        if pred.shape != gt.shape:
-            raise ValueError(f"IoUMetric: prediction shape {tuple(pred.shape)} != ground truth {tuple(gt.shape)}")
+        """Add flat ``pred``/``gt`` label tensors (same length, same device) to the confusion matrix."""
         k = self.num_classes
-        pred, gt = pred.long().flatten(), gt.long().flatten()
-        valid = gt != self.ignore_index
-        pred, gt = pred[valid], gt[valid]
-        # Out-of-range labels would be dropped silently by a histogram; report them instead.
-        for what, t in (("ground-truth", gt), ("predicted", pred)):
-            if t.numel() and (t.min() < 0 or t.max() >= k):
-                bad = torch.unique(t[(t < 0) | (t >= k)])[:10].tolist()
-                raise ValueError(
-                    f"IoUMetric: {what} labels {bad} are outside [0, {k}) and not ignore_index={self.ignore_index}; "
-                    "check num_classes/classes, reduce_zero_label and the label maps"
-                )
-        counts = torch.bincount(gt * k + pred, minlength=k * k).reshape(k, k)
         if self.confusion is None:
             self.confusion = torch.zeros((k, k), dtype=torch.int64, device=pred.device)
+            self._bad_pixels = torch.zeros((), dtype=torch.int64, device=pred.device)
+        if pred.dtype == torch.bool:
+            pred = pred.to(torch.uint8)
+        if gt.dtype == torch.bool:
+            gt = gt.to(torch.uint8)
+        if self._checks_on_host(pred.device):
+            counts = confusion_counts_checked(pred, gt, k, self.ignore_index)
+        else:
+            counts, bad = confusion_counts_on_device(pred, gt, k, self.ignore_index)
+            self._bad_pixels = self._bad_pixels.to(pred.device) + bad
         self.confusion += counts.to(self.confusion.device)
+
+    @staticmethod
+    def _checks_on_host(device: torch.device) -> bool:
+        # Reading the label range is free on the CPU (and names the bad labels); a GPU would stall on it.
+        return device.type == "cpu"
 
     def _write_png(self, sample: Any, pred: torch.Tensor) -> None:
         img_path = _meta(sample, "img_path")
@@ -303,15 +378,25 @@ class IoUMetric:
         conf = self.confusion
         if conf is None and not self.format_only:
             conf = torch.zeros((self.num_classes, self.num_classes), dtype=torch.int64)
-        count = torch.tensor([self.num_samples], dtype=torch.int64)
+        # One flat tensor [confusion..., out-of-range pixels, samples]: one all-reduce and one host copy.
+        k = conf.shape[0] if conf is not None else 0
+        device = conf.device if conf is not None else torch.device("cpu")
+        bad = self._bad_pixels if self._bad_pixels is not None else torch.zeros((), dtype=torch.int64)
+        parts = [conf.reshape(-1)] if conf is not None else []
+        state = torch.cat([*parts, bad.to(device).reshape(1), torch.tensor([self.num_samples], device=device)])
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
-            count = count.to(device)
-            dist.all_reduce(count)
-            if conf is not None:
-                conf = conf.to(device)
-                dist.all_reduce(conf)
-        total = int(count.item())
+            reduce_device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+            state = state.to(reduce_device)
+            dist.all_reduce(state)
+        state = state.cpu()
+        conf = state[: k * k].view(k, k) if conf is not None else None
+        if int(state[-2]):
+            self.reset()
+            raise ValueError(
+                f"IoUMetric: {int(state[-2])} pixels have predicted or ground-truth labels outside [0, {k}) and "
+                f"not ignore_index={self.ignore_index}; check num_classes/classes, reduce_zero_label and the label maps"
+            )
+        total = int(state[-1])
         if total == 0:
             warnings.warn("IoUMetric.evaluate: no samples were processed; metrics are NaN", stacklevel=2)
         elif size is not None and total > size:

@@ -36,6 +36,8 @@ def restore_to_ori(x: torch.Tensor, meta: dict, align_corners: bool) -> torch.Te
             raise ValueError(f"flip_direction must be 'horizontal' or 'vertical', got {direction!r}")
         x = x.flip(dims=(3,) if direction == "horizontal" else (2,))
     ori_shape = tuple(meta.get("ori_shape", x.shape[-2:]))[:2]
+    if tuple(x.shape[-2:]) == ori_shape:  # a same-size bilinear resize is a copy: skip it
+        return x
     return resize(x, size=ori_shape, mode="bilinear", align_corners=align_corners, warning=False)
 
 

@@ -1,0 +1,1 @@
+"""seglab vs MMSegmentation benchmarks (bench_models.py) and seglab's own suite (python -m benchmarks)."""
