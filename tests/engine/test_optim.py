@@ -1,4 +1,6 @@
 """Optimizer construction (paramwise lr/decay), gradient clipping, accumulation and AMP wrappers."""
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -43,6 +45,17 @@ def test_paramwise_custom_keys_norm_and_bias():
     assert g["head.weight"] == pytest.approx((1.0, 0.01))  # custom key 'head'
     assert g["head.bias"] == pytest.approx((0.1, 0.0))  # the longer custom key wins
     assert g["dw.weight"] == pytest.approx((0.1, 0.003))
+
+
+def test_custom_key_matching_no_parameter_warns_naming_it():
+    cfg = dict(optimizer=dict(type="SGD", lr=0.1), paramwise_cfg=dict(custom_keys={"hed": dict(lr_mult=10.0),
+                                                                                  "head": dict(lr_mult=10.0)}))
+    with pytest.warns(UserWarning, match=r"custom_keys \['hed'\] match no parameter"):
+        w = build_optim_wrapper(Tiny(), cfg)
+    assert max(g["lr"] for g in w.optimizer.param_groups) == pytest.approx(1.0)  # 'head' still applies
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every key matches: no warning
+        build_optim_wrapper(Tiny(), dict(cfg, paramwise_cfg=dict(custom_keys={"head": dict(lr_mult=10.0)})))
 
 
 def test_unknown_keys_are_errors_naming_the_key():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,6 +67,14 @@ class DefaultOptimWrapperConstructor:
         seen: set[int] = set()
         custom = self.paramwise_cfg.get("custom_keys", {})
         keys = sorted(custom, key=len, reverse=True)
+        names = [n for n, _ in model.named_parameters()]
+        # MMEngine applies a key that matches nothing silently; a misspelt key (MMSeg's own Twins 'pos_block',
+        # SAN 'img_encoder') would then leave the lr/decay it names unapplied without a word.
+        unmatched = [k for k in custom if not any(k in n for n in names)]
+        if unmatched:
+            warnings.warn(f"optim_wrapper.paramwise_cfg.custom_keys {unmatched} match no parameter name of "
+                          f"{type(model).__name__}, so their lr_mult/decay_mult have no effect; check the spelling "
+                          "against model.named_parameters()", UserWarning, stacklevel=2)
         for mod_name, module in model.named_modules():
             is_norm = isinstance(module, _NORMS)
             is_dw = isinstance(module, nn.Conv2d) and module.in_channels == module.groups and module.groups > 1
