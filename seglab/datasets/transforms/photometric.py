@@ -12,6 +12,7 @@ __all__ = ["PhotoMetricDistortion"]
 
 
 _VALUES = np.arange(256, dtype=np.float32)
+_IDENTITY = np.arange(256, dtype=np.uint8)
 
 
 def _convert(img: np.ndarray, alpha: float = 1.0, beta: float = 0.0) -> np.ndarray:
@@ -24,7 +25,21 @@ def _convert(img: np.ndarray, alpha: float = 1.0, beta: float = 0.0) -> np.ndarr
 
 def _lookup(img: np.ndarray, table: np.ndarray) -> np.ndarray:
     """``table[img]`` for a uint8 image and a 256-entry uint8 table."""
-    return cv2.LUT(img, table) if img.flags.c_contiguous else table[img]
+    if img.ndim == 2 or (img.ndim == 3 and img.shape[2] <= 4):
+        # cv2.LUT reads strided views (a crop) as they are; numpy's fancy indexing is ~10x slower.
+        return cv2.LUT(img, table).reshape(img.shape)  # reshape: cv2 drops a channel axis of size 1
+    return table[img]
+
+
+def _hsv_channel_lookup(img: np.ndarray, channel: int, table: np.ndarray) -> np.ndarray:
+    """Map one HSV channel of a BGR uint8 image through ``table`` and convert back to BGR."""
+    hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
+    # One per-channel lookup over the whole HSV image (identity on the other two channels) instead of
+    # a strided numpy gather and write-back of one channel.
+    tables = [_IDENTITY, _IDENTITY, _IDENTITY]
+    tables[channel] = table
+    cv2.LUT(hsv, np.stack(tables, -1)[:, None], dst=hsv)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
 
 
 @TRANSFORMS.register_module()
@@ -62,18 +77,15 @@ class PhotoMetricDistortion:
     def saturation(self, img: np.ndarray) -> np.ndarray:
         """Scale the HSV saturation by a random factor in saturation_range (p=0.5)."""
         if np.random.randint(2):
-            hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
-            hsv[:, :, 1] = _convert(hsv[:, :, 1], alpha=np.random.uniform(self.saturation_lower, self.saturation_upper))
-            return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+            alpha = np.random.uniform(self.saturation_lower, self.saturation_upper)
+            return _hsv_channel_lookup(img, 1, _convert(_VALUES, alpha=alpha))
         return img
 
     def hue(self, img: np.ndarray) -> np.ndarray:
         """Rotate the HSV hue (0..179 in OpenCV) by a random integer in [-hue_delta, hue_delta) (p=0.5)."""
         if np.random.randint(2) and self.hue_delta > 0:
-            hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
             shift = np.random.randint(-self.hue_delta, self.hue_delta)
-            hsv[:, :, 0] = ((np.arange(256) + shift) % 180).astype(np.uint8)[hsv[:, :, 0]]
-            return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+            return _hsv_channel_lookup(img, 0, ((np.arange(256) + shift) % 180).astype(np.uint8))
         return img
 
     def __call__(self, results: dict) -> dict:

@@ -1,12 +1,12 @@
-"""Lookup-table photometric changes and histogram crop checks give exactly the per-pixel formulas' outputs."""
+"""Lookup-table photometric changes, histogram crop checks and OpenCV flips give exactly the plain formulas' outputs."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
 
-from seglab.datasets.transforms.geometric import RandomCrop, _label_counts
-from seglab.datasets.transforms.photometric import PhotoMetricDistortion
+from seglab.datasets.transforms.geometric import _FLIP_AXES, RandomCrop, RandomFlip, _flip, _label_counts
+from seglab.datasets.transforms.photometric import PhotoMetricDistortion, _lookup
 
 
 def plain_convert(img: np.ndarray, alpha: float = 1.0, beta: float = 0.0) -> np.ndarray:
@@ -49,7 +49,7 @@ def test_photometric_distortion_equals_the_per_pixel_formulas(seed: int):
     want = plain_distortion(img.copy(), t)
     assert got.dtype == np.uint8
     np.testing.assert_array_equal(got, want)
-    # A non-contiguous view (a crop) takes the numpy lookup instead of cv2.LUT: same numbers.
+    # A non-contiguous view (a crop) is read by cv2.LUT in place: same numbers.
     np.random.seed(seed)
     view = np.ascontiguousarray(np.pad(img, ((0, 0), (0, 5), (0, 0))))[:, :31]
     np.testing.assert_array_equal(t(dict(img=view))["img"], want)
@@ -98,3 +98,31 @@ def test_label_map_lookup_equals_the_per_id_assignment(tmp_path):
     got = LoadAnnotations()(dict(seg_map_path=path, label_map=label_map, reduce_zero_label=False))["gt_seg_map"]
     assert got.dtype == np.uint8
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("shape", [(7, 9), (7, 9, 1), (7, 9, 3), (7, 9, 4), (7, 9, 6)])
+def test_lookup_equals_numpy_indexing_for_every_layout(shape: tuple[int, ...]):
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (shape[0] + 4, shape[1] + 5, *shape[2:]), dtype=np.uint8)[2:-2, 3:-2]
+    table = rng.integers(0, 256, 256).astype(np.uint8)
+    for view in (img, img[::-1], np.ascontiguousarray(img)):
+        got = _lookup(view, table)
+        assert got.shape == view.shape
+        np.testing.assert_array_equal(got, table[view])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32, np.int64, np.bool_])
+@pytest.mark.parametrize("shape", [(6, 7), (6, 7, 1), (6, 7, 3), (6, 7, 5)])
+def test_flip_equals_numpy_flip(dtype: type, shape: tuple[int, ...]):
+    arr = np.random.default_rng(4).integers(0, 100, (shape[0] + 2, *shape[1:])).astype(dtype)[1:-1]
+    for direction, axes in _FLIP_AXES.items():
+        got = _flip(arr, axes)
+        assert got.flags.c_contiguous and got.dtype == arr.dtype, direction
+        np.testing.assert_array_equal(got, np.flip(arr, axes))
+
+
+def test_random_flip_swaps_labels_after_the_cv2_flip():
+    seg = np.array([[0, 1, 2, 3]], np.uint8)
+    out = RandomFlip(prob=1.0, swap_seg_labels=[(1, 2)])(dict(img=np.zeros((1, 4, 3), np.uint8), gt_seg_map=seg))
+    np.testing.assert_array_equal(out["gt_seg_map"], [[3, 1, 2, 0]])
+    np.testing.assert_array_equal(seg, [[0, 1, 2, 3]])  # the input is not changed in place
