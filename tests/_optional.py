@@ -26,6 +26,7 @@ OPTIONAL_EXTRAS: dict[str, str] = {
     "onnxruntime": "the 'export' extra (pip install 'seglab[export]'): running exported ONNX models",
     "timm": "the 'timm' extra (pip install 'seglab[timm]'): TIMMBackbone",
     "playwright": "the 'browser-test' extra (pip install 'seglab[browser-test]'): the browser test of seglab serve's page",
+    "pyspng": "the 'png' extra (pip install 'seglab[png]'): libspng PNG decoding, in the test extra",
 }
 
 ENVIRONMENT_SKIPS: dict[str, str] = {
