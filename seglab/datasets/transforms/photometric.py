@@ -12,7 +12,6 @@ __all__ = ["PhotoMetricDistortion"]
 
 
 _VALUES = np.arange(256, dtype=np.float32)
-_IDENTITY = np.arange(256, dtype=np.uint8)
 
 
 def _convert(img: np.ndarray, alpha: float = 1.0, beta: float = 0.0) -> np.ndarray:
@@ -34,11 +33,10 @@ def _lookup(img: np.ndarray, table: np.ndarray) -> np.ndarray:
 def _hsv_channel_lookup(img: np.ndarray, channel: int, table: np.ndarray) -> np.ndarray:
     """Map one HSV channel of a BGR uint8 image through ``table`` and convert back to BGR."""
     hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
-    # One per-channel lookup over the whole HSV image (identity on the other two channels) instead of
-    # a strided numpy gather and write-back of one channel.
-    tables = [_IDENTITY, _IDENTITY, _IDENTITY]
-    tables[channel] = table
-    cv2.LUT(hsv, np.stack(tables, -1)[:, None], dst=hsv)
+    # Extract, look up and insert the one channel: ~2x faster than a strided numpy gather and write-back.
+    values = cv2.extractChannel(hsv, channel)
+    cv2.LUT(values, table, dst=values)
+    cv2.insertChannel(values, hsv, channel)
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
 
 
