@@ -93,6 +93,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--skip", nargs="*", default=[], choices=["infer", "train", "pipeline", "metric"], help="parts to leave out"
     )
     p.add_argument("--pipeline-images", type=int, default=50, help="CamVid train images per pipeline pass")
+    p.add_argument("--opencv-threads", type=int, default=None,
+                   help="cv2.setNumThreads for the run (default: OpenCV's choice); the data-loader workers of "
+                        "both libraries use 0, no extra threads (env_cfg.mp_cfg.opencv_num_threads)")
     p.add_argument("--camvid", default=CAMVID, help="CamVid root (train/, trainannot/)")
     p.add_argument("--metric-samples", type=int, default=20, help="random predictions per metric pass")
     p.add_argument("--metric-shape", type=int, nargs=2, default=[512, 512], metavar=("H", "W"),
@@ -479,6 +482,23 @@ def environment(args: argparse.Namespace, mm: dict, sl: dict) -> dict:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
+        **pipeline_libraries(),
+    }
+
+
+def pipeline_libraries() -> dict:
+    """Versions of the decoding/augmentation libraries both pipelines use, and seglab's PNG decoder."""
+    import cv2
+    import numpy as np
+
+    from seglab.datasets.transforms import png
+
+    spng = png._pyspng()
+    return {
+        "opencv": cv2.__version__,
+        "opencv_threads": cv2.getNumThreads(),
+        "numpy": np.__version__,
+        "seglab_rgb_png_decoder": f"libspng (pyspng {spng.__version__})" if spng else "opencv (pyspng not installed)",
     }
 
 
@@ -512,6 +532,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.opencv_threads is not None:
+        import cv2
+
+        cv2.setNumThreads(args.opencv_threads)
     if args.clock == "process":
         if torch.device(args.device).type != "cpu":
             sys.exit("--clock process measures CPU time; use the wall clock on a GPU")
