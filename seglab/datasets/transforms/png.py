@@ -25,6 +25,7 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _NEUTRAL_CHUNKS = frozenset(
     {b"IDAT", b"IEND", b"tEXt", b"zTXt", b"iTXt", b"pHYs", b"tIME", b"gAMA", b"cHRM", b"sRGB", b"iCCP"}
 )
+_MAX_PIXELS = 1 << 30  # OpenCV's default limit (OPENCV_IO_MAX_IMAGE_PIXELS): larger files get its error
 _UNSET = object()
 _spng: ModuleType | None | object = _UNSET
 
@@ -45,8 +46,8 @@ def png_layout(data: bytes) -> int | None:
     """The colour type (GREY or RGB) of an intact 8-bit, non-interlaced PNG with only neutral chunks, else None."""
     if len(data) < 33 or not data.startswith(_SIGNATURE) or data[12:16] != b"IHDR":
         return None
-    _, _, depth, colour, _, _, interlace = struct.unpack_from(">IIBBBBB", data, 16)
-    if depth != 8 or colour not in (GREY, RGB) or interlace:
+    width, height, depth, colour, _, _, interlace = struct.unpack_from(">IIBBBBB", data, 16)
+    if depth != 8 or colour not in (GREY, RGB) or interlace or width * height > _MAX_PIXELS:
         return None
     view = memoryview(data)
     pos = 8
