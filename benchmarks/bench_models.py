@@ -59,6 +59,17 @@ DEFAULT_MODELS = list(MODELS_TABLE)
 # MMSeg 1.2.2's CrossEntropyLoss with class_weight indexes the weights with every label, so an ignored
 # (255) pixel raises IndexError: these models train on labels without ignored pixels.
 NO_IGNORED_LABELS = {"pidnet_s"}
+# The optim_wrapper of each model's MMSeg training config (train_step part); SGD at 0.01 for the others.
+TRAIN_OPTIM: dict[str, dict] = {
+    "segformer_b0": dict(optimizer=dict(type="AdamW", lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01),
+                         paramwise_cfg=dict(custom_keys={"pos_block": dict(decay_mult=0.0),
+                                                         "norm": dict(decay_mult=0.0), "head": dict(lr_mult=10.0)})),
+    "bisenetv2": dict(optimizer=dict(type="SGD", lr=0.05, momentum=0.9, weight_decay=0.0005)),
+}
+DEFAULT_OPTIM = dict(optimizer=dict(type="SGD", lr=0.01, momentum=0.9, weight_decay=0.0005))
+# MMSeg's data_preprocessor of its Cityscapes/ADE20K configs (size: the train-step crop).
+DATA_PREPROCESSOR = dict(type="SegDataPreProcessor", mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
+                         bgr_to_rgb=True, pad_val=0, seg_pad_val=255)
 GOLDEN_DIR = osp.join(REPO, "..", "shared", "parity", "goldens")
 CAMVID = osp.join(REPO, "..", "shared", "data", "camvid")
 
@@ -90,8 +101,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument(
-        "--skip", nargs="*", default=[], choices=["infer", "train", "pipeline", "metric"], help="parts to leave out"
+        "--skip", nargs="*", default=[], choices=["infer", "train", "train_step", "pipeline", "metric"],
+        help="parts to leave out"
     )
+    p.add_argument("--train-step-data", choices=["random", "camvid"], default="random",
+                   help="train_step batches: random uint8 images and labels made once, or each library's CamVid "
+                        "training pipeline run on real images inside the timed step (data loading in the main "
+                        "process, as with num_workers=0) (default: random)")
     p.add_argument("--pipeline-images", type=int, default=50, help="CamVid train images per pipeline pass")
     p.add_argument("--opencv-threads", type=int, default=None,
                    help="cv2.setNumThreads for the run (default: OpenCV's choice); the data-loader workers of "
@@ -131,12 +147,17 @@ def import_libraries() -> tuple[dict, dict]:
     warnings.filterwarnings("ignore", category=UserWarning, module=r"mmseg\.")  # deprecation chatter
     MMLogger.get_instance("mmengine").setLevel(logging.WARNING)  # its per-class tables
     from mmengine.dataset import Compose as MMCompose
+    from mmengine.dataset import pseudo_collate as mm_collate
+    from mmengine.optim import build_optim_wrapper as mm_build_optim_wrapper
 
     import seglab.datasets
     import seglab.evaluation
     import seglab.models
     from seglab.config import Config
+    from seglab.datasets import pseudo_collate
     from seglab.datasets.transforms import Compose
+    from seglab.engine.loops import run_step
+    from seglab.engine.optim import build_optim_wrapper
     from seglab.registry import METRICS as S_METRICS
     from seglab.registry import MODELS as S_MODELS
     from seglab.registry import TRANSFORMS as S_TRANSFORMS
@@ -151,6 +172,8 @@ def import_libraries() -> tuple[dict, dict]:
         "Sample": SegDataSample,
         "PixelData": PixelData,
         "Compose": MMCompose,
+        "collate": mm_collate,
+        "build_optim_wrapper": mm_build_optim_wrapper,
     }
     import seglab
 
@@ -161,6 +184,9 @@ def import_libraries() -> tuple[dict, dict]:
         "METRICS": S_METRICS,
         "Sample": SSample,
         "Compose": Compose,
+        "collate": pseudo_collate,
+        "build_optim_wrapper": build_optim_wrapper,
+        "run_step": run_step,
         "Config": Config,
         "fuse_conv_bn": seglab.models.fuse_conv_bn,
         "folded_pairs": seglab.models.folded_pairs,
@@ -379,7 +405,110 @@ def bench_model(name: str, args: argparse.Namespace, mm: dict, sl: dict) -> dict
         res["train"] = dict(
             summarize(t, args.train_batch), input=[args.train_batch, 3, *size], loss_abs_diff=loss_diff
         )
+    if "train_step" not in args.skip:
+        res["train_step"] = bench_train_step(name, args, mm, sl, ours, ref, num_classes)
     return res
+
+
+def _max_param_diff(a: Any, b: Any) -> float:
+    return max((p - q).abs().max().item() for p, q in zip(a.parameters(), b.parameters()))
+
+
+def bench_train_step(name: str, args: argparse.Namespace, mm: dict, sl: dict, ours: Any, ref: Any,
+                     num_classes: int) -> dict:
+    """The whole training iteration through each library's own code: data preprocessor (uint8 -> normalised
+    float batch), forward, losses, backward and the optimizer step of the model's MMSeg optim_wrapper.
+
+    seglab runs ``seglab.engine.loops.run_step`` with ``build_optim_wrapper`` (its fast defaults: the fused
+    optimizer), MMSeg ``model.train_step`` with MMEngine's ``build_optim_wrapper``; ``seglab_plain`` is
+    seglab with ``optimizer.fused=False`` (torch's per-parameter loop, as in MMSeg). With
+    ``--train-step-data camvid`` each step also runs the library's CamVid training pipeline and collate.
+    """
+    import numpy as np
+    import torch
+
+    size = hw(args.train_size or args.size)
+    plain = copy.deepcopy(ours)
+    for model, lib in ((ours, sl), (plain, sl), (ref, mm)):
+        model.train()
+        model.data_preprocessor = lib["MODELS"].build(dict(DATA_PREPROCESSOR, size=size)).to(args.device)
+    optim_cfg = TRAIN_OPTIM.get(name, DEFAULT_OPTIM)
+    plain_cfg = dict(optim_cfg, optimizer=dict(optim_cfg["optimizer"], fused=False))
+    wrappers = {"seglab": sl["build_optim_wrapper"](ours, copy.deepcopy(optim_cfg)),
+                "seglab_plain": sl["build_optim_wrapper"](plain, copy.deepcopy(plain_cfg)),
+                "mmseg": mm["build_optim_wrapper"](ref, dict(type="OptimWrapper", **copy.deepcopy(optim_cfg)))}
+    models = {"seglab": ours, "seglab_plain": plain, "mmseg": ref}
+    libs = {"seglab": sl, "seglab_plain": sl, "mmseg": mm}
+    g = torch.Generator().manual_seed(8)
+    images = [torch.randint(0, 256, (3, *size), dtype=torch.uint8, generator=g) for _ in range(args.train_batch)]
+    ignored = name not in NO_IGNORED_LABELS
+
+    def random_batch(key: str) -> dict:
+        lib = libs[key]
+        data = samples(lib, args.train_batch, size, num_classes, "cpu", mm=key == "mmseg", ignored=ignored)
+        return {"inputs": [img.clone() for img in images], "data_samples": data}
+
+    def one_step(key: str, batch: dict) -> dict:
+        torch.manual_seed(5)  # the same dropout masks in every library
+        if key == "mmseg":
+            return ref.train_step(batch, optim_wrapper=wrappers[key])
+        return sl["run_step"](models[key], batch, wrappers[key])
+
+    # Check: one step on the same batch gives the same loss and the same updated weights (dropout off).
+    drops = [m for model in models.values() for m in model.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
+    saved = [m.p for m in drops]
+    for m in drops:
+        m.p = 0.0
+    logs = {key: one_step(key, random_batch(key)) for key in models}
+    loss_diff = abs(float(logs["seglab"]["loss"]) - float(torch.as_tensor(logs["mmseg"]["loss"]).detach()))
+    param_diff, plain_diff = _max_param_diff(ours, ref), _max_param_diff(plain, ref)
+    for m, p in zip(drops, saved):
+        m.p = p
+
+    if args.train_step_data == "camvid":
+        infos = camvid_infos(args, max(args.train_batch * 4, 8))
+        crop = [dict(t, crop_size=size) if t["type"] == "RandomCrop" else dict(t) for t in TRAIN_PIPELINE]
+        pipes = {"seglab": sl["Compose"]([sl["TRANSFORMS"].build(dict(t)) for t in crop]),
+                 "mmseg": mm["Compose"]([mm["TRANSFORMS"].build(dict(t)) for t in crop])}
+        pipes["seglab_plain"] = pipes["seglab"]
+        counters = dict.fromkeys(models, 0)
+
+        def make_batch(key: str) -> dict:
+            step = counters[key]
+            counters[key] += 1
+            random.seed(step), np.random.seed(step)  # the same draws per step in every library
+            items = [pipes[key](copy.deepcopy(infos[(step * args.train_batch + i) % len(infos)]))
+                     for i in range(args.train_batch)]
+            return libs[key]["collate"](items)
+    else:
+        make_batch = random_batch
+
+    def timed(key: str) -> Callable[[], None]:
+        def go() -> None:
+            one_step(key, make_batch(key))
+
+        return go
+
+    t = interleaved({key: timed(key) for key in models}, args.train_repeats or args.repeats, args.warmup, args.device)
+    out = summarize(t, args.train_batch)
+    out["ratio_seglab_plain_over_mmseg"] = round(statistics.median(t["seglab_plain"]) / statistics.median(t["mmseg"]), 3)
+    # The optimizer step alone (the part the fused default changes), on the same random gradients.
+    for model in models.values():
+        g = torch.Generator().manual_seed(9)
+        for p in model.parameters():
+            p.grad = 1e-3 * torch.randn(p.shape, generator=g).to(p.device)
+    t_opt = interleaved({key: wrappers[key].step for key in models}, 3 * (args.train_repeats or args.repeats),
+                        args.warmup, args.device)
+    opt = summarize(t_opt)
+    opt["ratio_seglab_plain_over_mmseg"] = round(statistics.median(t_opt["seglab_plain"]) / statistics.median(t_opt["mmseg"]), 3)
+    for model in models.values():
+        model.zero_grad(set_to_none=True)
+    impl = wrappers["seglab"].optimizer.param_groups[0]
+    return dict(out, optimizer_step=opt, input=[args.train_batch, 3, *size], data=args.train_step_data,
+                optim_wrapper=optim_cfg,
+                seglab_optimizer="fused" if impl.get("fused") else ("foreach" if impl.get("foreach") else "for-loop"),
+                loss_abs_diff=loss_diff, param_max_abs_diff_after_step=param_diff,
+                param_max_abs_diff_after_step_fused_false=plain_diff)
 
 
 # -------------------------------------------------------------------------------------- pipeline
@@ -394,24 +523,29 @@ TRAIN_PIPELINE = [
 ]
 
 
-def bench_pipeline(args: argparse.Namespace, mm: dict, sl: dict) -> dict:
-    """Items/s of the CamVid training pipeline on the first ``--pipeline-images`` real images."""
-    import numpy as np
-
-    names = sorted(os.listdir(osp.join(args.camvid, "train")))[: args.pipeline_images]
-    if not names:
+def camvid_infos(args: argparse.Namespace, n: int) -> list[dict]:
+    """Data infos of the first ``n`` CamVid training images (label 11, 'void', ignored)."""
+    files = sorted(os.listdir(osp.join(args.camvid, "train")))[:n]
+    if not files:
         raise FileNotFoundError(f"no images under {args.camvid}/train; pass --camvid or --skip pipeline")
-    infos = [
+    return [
         {
-            "img_path": osp.join(args.camvid, "train", n),
-            "seg_map_path": osp.join(args.camvid, "trainannot", n),
+            "img_path": osp.join(args.camvid, "train", f),
+            "seg_map_path": osp.join(args.camvid, "trainannot", f),
             "label_map": {11: 255},
             "reduce_zero_label": False,
             "seg_fields": [],
             "sample_idx": i,
         }
-        for i, n in enumerate(names)
+        for i, f in enumerate(files)
     ]
+
+
+def bench_pipeline(args: argparse.Namespace, mm: dict, sl: dict) -> dict:
+    """Items/s of the CamVid training pipeline on the first ``--pipeline-images`` real images."""
+    import numpy as np
+
+    infos = camvid_infos(args, args.pipeline_images)
     pipes = {
         "seglab": sl["Compose"]([sl["TRANSFORMS"].build(dict(t)) for t in TRAIN_PIPELINE]),
         "mmseg": mm["Compose"]([mm["TRANSFORMS"].build(dict(t)) for t in TRAIN_PIPELINE]),
@@ -515,6 +649,19 @@ def print_table(report: dict) -> None:
                     f"| {name} {part} {shape} | {p['seglab_ms']:.1f} ms | {p['mmseg_ms']:.1f} ms | "
                     f"{p['ratio_seglab_over_mmseg']:.2f} | {check} {p[check]:.1e} |"
                 )
+        if "train_step" in r:
+            p = r["train_step"]
+            shape = "x".join(map(str, p["input"]))
+            check = f"loss_abs_diff {p['loss_abs_diff']:.1e}, weights {p['param_max_abs_diff_after_step']:.1e}"
+            print(f"| {name} train_step {shape} ({p['data']}, {p['seglab_optimizer']}) | {p['seglab_ms']:.1f} ms | "
+                  f"{p['mmseg_ms']:.1f} ms | {p['ratio_seglab_over_mmseg']:.2f} | {check} |")
+            print(f"| {name} train_step {shape} ({p['data']}, fused=False) | {p['seglab_plain_ms']:.1f} ms | "
+                  f"{p['mmseg_ms']:.1f} ms | {p['ratio_seglab_plain_over_mmseg']:.2f} | "
+                  f"weights {p['param_max_abs_diff_after_step_fused_false']:.1e} |")
+            o = p["optimizer_step"]
+            print(f"| {name} optimizer step only ({p['seglab_optimizer']} / fused=False) | {o['seglab_ms']:.1f} / "
+                  f"{o['seglab_plain_ms']:.1f} ms | {o['mmseg_ms']:.1f} ms | {o['ratio_seglab_over_mmseg']:.2f} / "
+                  f"{o['ratio_seglab_plain_over_mmseg']:.2f} | |")
     for part, check in (("pipeline", None), ("metric", "max_abs_metric_diff")):
         if part in report:
             p = report[part]
@@ -544,7 +691,7 @@ def main(argv: list[str] | None = None) -> dict:
     report: dict[str, Any] = {"environment": environment(args, mm, sl), "args": vars(args), "models": {}}
     t_start = time.perf_counter()
     for name in args.models:
-        if {"infer", "train"} <= set(args.skip):
+        if {"infer", "train", "train_step"} <= set(args.skip):
             break
         t0 = time.perf_counter()
         report["models"][name] = bench_model(name, args, mm, sl)

@@ -206,8 +206,13 @@ class LoopFactory:
         self.ctx = ctx
 
     def dataloader(self, cfg: DataLoader | Mapping, where: str) -> DataLoader:
-        """A DataLoader from a config dict; samplers get the run's seed."""
-        return build_dataloader(cfg, seed=self.ctx.sampler_seed, where=where)
+        """A DataLoader from a config dict; samplers get the run's seed, batches are pinned for a GPU.
+
+        Workers run OpenCV with ``env_cfg.mp_cfg.opencv_num_threads`` threads (sequential when unset).
+        """
+        mp_cfg = (self.cfg.get("env_cfg") or {}).get("mp_cfg") or {}
+        return build_dataloader(cfg, seed=self.ctx.sampler_seed, where=where, device=self.ctx.device,
+                                opencv_threads=int(mp_cfg.get("opencv_num_threads", 0)))
 
     def train(self, call_hook: HookCaller, should_stop: Callable[[], bool], val_loop: Any = None) -> TrainParts:
         """The training loop (``train_cfg``), its data loader, optim wrapper and schedulers."""

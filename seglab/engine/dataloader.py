@@ -121,20 +121,32 @@ class InfiniteSampler(Sampler):
         """Infinite streams have no epochs; kept for the hook's interface."""
 
 
-def _worker_init(worker_id: int, seed: int, num_workers: int, rank: int) -> None:
+def _worker_init(worker_id: int, seed: int, num_workers: int, rank: int, opencv_threads: int | None = None) -> None:
     # Each worker gets its own stream for numpy/random transforms, reproducible from the run's seed.
     s = seed + worker_id + rank * num_workers
     np.random.seed(s % 2**32)
     random.seed(s)
     torch.manual_seed(s)
+    if opencv_threads is not None:
+        # The workers already run side by side (torch sets each to one thread): OpenCV's own thread pool
+        # in every worker would oversubscribe the cores. A spawned worker does not inherit the setting.
+        import cv2
+
+        cv2.setNumThreads(int(opencv_threads))
 
 
 _LOADER_KEYS = {"batch_size", "num_workers", "persistent_workers", "sampler", "batch_sampler", "dataset",
                 "collate_fn", "drop_last", "pin_memory", "prefetch_factor", "shuffle", "timeout"}
 
 
-def build_dataloader(cfg: Mapping | DataLoader, seed: int | None = None, where: str = "dataloader") -> DataLoader:
-    """Build a DataLoader from ``dict(batch_size, num_workers, sampler, dataset, collate_fn, ...)``."""
+def build_dataloader(cfg: Mapping | DataLoader, seed: int | None = None, where: str = "dataloader",
+                     device: str | torch.device | None = None, opencv_threads: int | None = 0) -> DataLoader:
+    """Build a DataLoader from ``dict(batch_size, num_workers, sampler, dataset, collate_fn, ...)``.
+
+    Defaults where the config leaves them out: ``pin_memory=True`` when ``device`` is CUDA (batches are
+    copied to the GPU without blocking), ``persistent_workers=True`` with workers (no new processes at
+    every epoch); each worker runs OpenCV with ``opencv_threads`` threads (0: sequential; None: untouched).
+    """
     if isinstance(cfg, DataLoader):
         return cfg
     cfg = dict(cfg)
@@ -170,8 +182,11 @@ def build_dataloader(cfg: Mapping | DataLoader, seed: int | None = None, where: 
             raise ConfigError(f"{where}.collate_fn: unknown type {name!r}; choose from {sorted(COLLATE_FUNCTIONS)}")
         collate = functools.partial(COLLATE_FUNCTIONS[name], **collate) if collate else COLLATE_FUNCTIONS[name]
     num_workers = int(cfg.pop("num_workers", 0))
-    persistent = bool(cfg.pop("persistent_workers", False)) and num_workers > 0
+    persistent = bool(cfg.pop("persistent_workers", True)) and num_workers > 0
+    if "pin_memory" not in cfg:
+        cfg["pin_memory"] = device is not None and torch.device(device).type == "cuda"
     rank, _ = _rank_world()
-    init = functools.partial(_worker_init, seed=int(seed or 0), num_workers=num_workers, rank=rank) if num_workers else None
+    init = functools.partial(_worker_init, seed=int(seed or 0), num_workers=num_workers, rank=rank,
+                             opencv_threads=opencv_threads) if num_workers else None
     return DataLoader(dataset, batch_size=int(cfg.pop("batch_size", 1)), sampler=sampler, num_workers=num_workers,
                       persistent_workers=persistent, collate_fn=collate, worker_init_fn=init, **cfg)

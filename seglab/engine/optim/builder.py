@@ -11,6 +11,7 @@ from torch import nn
 
 from seglab.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, OPTIMIZERS, ConfigError
 
+from .fast_paths import fast_optimizer_cfg
 from .optim_wrapper import OptimWrapper
 
 __all__ = ["DefaultOptimWrapperConstructor", "build_optim_wrapper"]
@@ -32,6 +33,8 @@ class DefaultOptimWrapperConstructor:
     (the longest matching key wins, matched against the parameter name), ``bias_lr_mult``,
     ``bias_decay_mult``, ``norm_decay_mult``, ``dwconv_decay_mult``, ``flat_decay_mult``,
     ``bypass_duplicate``. Without a paramwise_cfg all parameters form one group.
+    torch's fused optimizer kernels are used where they exist for the parameters' device and dtype
+    (``optimizer.fused`` / ``foreach`` in the config win; see ``fast_optimizer_cfg``).
     """
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: dict | None = None) -> None:
@@ -56,6 +59,14 @@ class DefaultOptimWrapperConstructor:
         model = getattr(model, "module", model)
         optimizer_cfg = dict(self.optimizer_cfg)
         optimizer_cfg["params"] = self.param_groups(model) if self.paramwise_cfg else [p for p in model.parameters() if p.requires_grad]
+        kind = optimizer_cfg.get("type")
+        if isinstance(kind, str):
+            try:
+                kind = OPTIMIZERS.get(kind)
+            except ConfigError:
+                kind = None  # the build below names the unknown type
+        if isinstance(kind, type):
+            optimizer_cfg = fast_optimizer_cfg(optimizer_cfg, kind)
         optimizer = OPTIMIZERS.build(optimizer_cfg)
         wrapper_cfg = dict(self.optim_wrapper_cfg)
         wrapper_cfg.setdefault("type", "OptimWrapper")

@@ -13,6 +13,8 @@ from torch.optim import Optimizer
 from seglab.registry import OPTIM_WRAPPERS, ConfigError
 from seglab.unused_arguments import warn_unused
 
+from .fast_paths import IMPLEMENTATION_KEYS
+
 __all__ = ["AmpOptimWrapper", "OptimWrapper"]
 
 _log = logging.getLogger("seglab")
@@ -124,7 +126,16 @@ class OptimWrapper:
         return self.optimizer.state_dict()
 
     def load_state_dict(self, state: dict) -> None:
-        """Load the optimizer's state dict."""
+        """Load the optimizer's state dict; the implementation (``fused``/``foreach``) stays the one built.
+
+        torch copies every saved group option, so a checkpoint written with the fused kernels would
+        otherwise switch a run configured with ``fused=False`` to them (and an older one back to the loop).
+        """
+        groups = state.get("param_groups") if isinstance(state, dict) else None
+        if isinstance(groups, list) and len(groups) == len(self.optimizer.param_groups):
+            state = dict(state, param_groups=[
+                dict(saved, **{k: own[k] for k in IMPLEMENTATION_KEYS if k in own})
+                for saved, own in zip(groups, self.optimizer.param_groups)])
         self.optimizer.load_state_dict(state)
 
     def __repr__(self) -> str:
@@ -227,4 +238,4 @@ class AmpOptimWrapper(OptimWrapper):
             self._ensure_scaler()
             if self._scaler is not None:
                 self._scaler.load_state_dict(scaler_state)
-        self.optimizer.load_state_dict(state)
+        super().load_state_dict(state)
