@@ -35,7 +35,7 @@ RUNTIME_KEYS = (
     "test_cfg", "val_evaluator", "test_evaluator", "optim_wrapper", "param_scheduler", "default_hooks",
     "custom_hooks", "env_cfg", "randomness", "load_from", "resume", "log_level", "log_processor", "visualizer",
     "vis_backends", "default_scope", "launcher", "tta_model", "tta_pipeline", "model_wrapper_cfg", "compile",
-    "channels_last", "fuse_conv_bn", "experiment_name", "custom_imports",
+    "channels_last", "fuse_conv_bn", "winograd_conv", "experiment_name", "custom_imports",
 )
 _DEFAULT_HOOKS = dict(
     timer=dict(type="IterTimerHook"), logger=dict(type="LoggerHook"), param_scheduler=dict(type="ParamSchedulerHook"),
@@ -236,10 +236,11 @@ class LoopFactory:
         cfg = dict(cfg)
         cfg.setdefault("type", "ValLoop" if mode == "val" else "TestLoop")
         if cfg["type"] in ("ValLoop", "TestLoop"):  # the run-wide switch; val_cfg/test_cfg may override it
-            fuse = self.cfg.get("fuse_conv_bn", True)
-            if not isinstance(fuse, bool):
-                raise ConfigError(f"fuse_conv_bn must be True or False, got {fuse!r}")
-            cfg.setdefault("fuse_conv_bn", fuse)
+            for key in ("fuse_conv_bn", "winograd_conv"):
+                value = self.cfg.get(key, True)
+                if not isinstance(value, bool):
+                    raise ConfigError(f"{key} must be True or False, got {value!r}")
+                cfg.setdefault(key, value)
         loader = self.dataloader(loader, f"{mode}_dataloader")
         try:
             evaluator = evaluator if isinstance(evaluator, Evaluator) else Evaluator(evaluator)
