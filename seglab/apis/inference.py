@@ -16,8 +16,8 @@ from torch import nn
 from seglab.config import Config
 from seglab.io.checkpoint import load_checkpoint
 from seglab.models.fuse import fuse_conv_bn as fuse_bn
-from seglab.models.winograd import winograd_conv as winograd
 from seglab.models.weight_init import without_pretrained
+from seglab.models.winograd import winograd_conv as winograd
 from seglab.registry import MODELS, ConfigError
 from seglab.structures import SegDataSample
 from seglab.visualization import SegLocalVisualizer, get_palette

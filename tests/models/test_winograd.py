@@ -10,9 +10,16 @@ from torch import nn
 
 from seglab.apis import init_model
 from seglab.models import fuse_conv_bn, winograd_conv, winograd_convs
-from seglab.models.winograd import transform_weight, winograd_conv2d
+import seglab.models.winograd as winograd_module
+from seglab.models.winograd import transform_weight, winograd_conv2d, winograd_conv2d_autograd
 
 FCN_R18 = "configs/fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py"
+
+
+@pytest.fixture(autouse=True)
+def tiny_maps_too(monkeypatch):
+    """The tests' maps are tiny: take the Winograd path regardless of the per-call work threshold."""
+    monkeypatch.setattr(winograd_module, "MIN_PIXELS", 0)
 
 
 def _direct(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, d: int) -> torch.Tensor:
@@ -157,3 +164,52 @@ def test_segmentor_default_and_switches():
     from seglab.registry import ConfigError
     with pytest.raises(ConfigError, match="winograd_conv must be True or False"):
         init_model(FCN_R18, cfg_options={"winograd_conv": "yes"})
+
+
+@pytest.mark.parametrize("d", [1, 3])
+def test_gradients_match_the_direct_convolution(d):
+    """The hand-written backward gives the direct convolution's gradients (exactly in float64)."""
+    g = torch.Generator().manual_seed(d)
+    x = torch.randn(2, 5, 14, 19, generator=g, dtype=torch.float64, requires_grad=True)
+    wt = torch.randn(6, 5, 3, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(6, generator=g, dtype=torch.float64, requires_grad=True)
+    grad = torch.randn(2, 6, 14, 19, generator=g, dtype=torch.float64)
+    got = torch.autograd.grad(winograd_conv2d_autograd(x, wt, b, d), (x, wt, b), grad)
+    want = torch.autograd.grad(F.conv2d(x, wt, b, padding=d, dilation=d), (x, wt, b), grad)
+    for a, e in zip(got, want):
+        torch.testing.assert_close(a, e, rtol=0, atol=1e-10)
+    assert torch.autograd.gradcheck(lambda x, w: winograd_conv2d_autograd(x, w, None, d),
+                                    (x[:1, :2, :9, :10].detach().requires_grad_(), wt[:3, :2].detach().requires_grad_()))
+
+
+def test_training_switch_and_training_step_close():
+    """With training=True a training step's loss and gradients match the direct model to float rounding."""
+    model = _conv_model()
+    plain_run = winograd_conv(model)              # eval only: training forwards stay bit-identical
+    train_run = winograd_conv(model, training=True)
+    x = torch.randn(2, 3, 24, 20)
+    grads = []
+    for m in (model, plain_run, train_run):
+        m.train()
+        m.zero_grad()
+        m(x).square().mean().backward()
+        grads.append([p.grad.clone() for p in m.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(grads[0], grads[1]))
+    assert not all(torch.equal(a, b) for a, b in zip(grads[0], grads[2]))
+    for a, b in zip(grads[0], grads[2]):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+    # Turning training on later (what the runner does after an eval loop patched the model) sticks.
+    winograd_conv(plain_run, inplace=True, training=True)
+    assert plain_run[3].__dict__["_conv_forward"].training
+
+
+def test_work_threshold(monkeypatch):
+    """Below MIN_PIXELS (batch * height * width) the direct convolution runs."""
+    model = winograd_conv(_conv_model()).eval()
+    conv = model[3]
+    x = torch.randn(1, 128, 16, 16)
+    monkeypatch.setattr(winograd_module, "MIN_PIXELS", 16 * 16 + 1)
+    with torch.no_grad():
+        assert torch.equal(conv(x), F.conv2d(x, conv.weight, None, padding=2, dilation=2))
+        monkeypatch.setattr(winograd_module, "MIN_PIXELS", 16 * 16)
+        assert not torch.equal(conv(x), F.conv2d(x, conv.weight, None, padding=2, dilation=2))
