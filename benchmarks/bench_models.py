@@ -118,7 +118,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="size of each random prediction for the metric (default: 512 512)")
     p.add_argument("--seglab-infer", choices=["default", "plain"], default="default",
                    help="seglab inference path: 'default' = what init_model picks (BatchNorm folded into the "
-                        "convs, fuse_conv_bn), 'plain' = the unfused model (default: default)")
+                        "convs, fuse_conv_bn; large 3x3 convs by Winograd on the CPU, winograd_conv), "
+                        "'plain' = the stock model (default: default)")
     p.add_argument("--infer-mode", choices=["tensor", "predict"], default="tensor",
                    help="time model(x, mode='tensor') (the network) or mode='predict' (plus resizing to the "
                         "original shape and argmax) (default: tensor)")
@@ -189,6 +190,7 @@ def import_libraries() -> tuple[dict, dict]:
         "run_step": run_step,
         "Config": Config,
         "fuse_conv_bn": seglab.models.fuse_conv_bn,
+        "winograd_conv": seglab.models.winograd_conv,
         "folded_pairs": seglab.models.folded_pairs,
     }
     return mm, sl
@@ -334,7 +336,8 @@ def bench_model(name: str, args: argparse.Namespace, mm: dict, sl: dict) -> dict
     if "infer" not in args.skip:
         ours.eval(), ref.eval()
         h, w = hw(args.size)
-        fast = sl["fuse_conv_bn"](ours) if args.seglab_infer == "default" else ours  # a copy: training stays plain
+        # Copies: training stays plain. 'default' is init_model's path: BN folded, Winograd 3x3 convs (CPU).
+        fast = sl["winograd_conv"](sl["fuse_conv_bn"](ours)) if args.seglab_infer == "default" else ours
         x = torch.randn(args.batch, 3, h, w, generator=torch.Generator().manual_seed(3)).to(args.device)
         if args.infer_mode == "predict":
             from mmengine.config import ConfigDict

@@ -17,6 +17,7 @@ from seglab.config import Config
 from seglab.io.checkpoint import load_checkpoint
 from seglab.models.fuse import fuse_conv_bn as fuse_bn
 from seglab.models.weight_init import without_pretrained
+from seglab.models.winograd import winograd_conv as winograd
 from seglab.registry import MODELS, ConfigError
 from seglab.structures import SegDataSample
 from seglab.visualization import SegLocalVisualizer, get_palette
@@ -118,6 +119,7 @@ def init_model(
     device: str | torch.device = "cpu",
     cfg_options: Mapping[str, Any] | None = None,
     fuse_conv_bn: bool | None = None,
+    winograd_conv: bool | None = None,
 ) -> nn.Module:
     """Build ``config.model``, load ``checkpoint`` (path or URL) and return it in eval mode on ``device``.
 
@@ -125,6 +127,8 @@ def init_model(
     meta, else from the config's dataset (its metainfo or the dataset type's classes and palette).
     ``fuse_conv_bn`` (default: the config's ``fuse_conv_bn``, else True) folds BatchNorm into the
     convolutions for faster eval-mode forwards; the state dict and training-mode forwards are unchanged.
+    ``winograd_conv`` (default: the config's ``winograd_conv``, else True) computes large 3x3 convolutions
+    by Winograd F(4x4, 3x3) in eval-mode CPU forwards (:mod:`seglab.models.winograd`).
     """
     if isinstance(config, (str, Path)):
         cfg = Config.fromfile(config)
@@ -148,10 +152,14 @@ def init_model(
     model.dataset_meta = meta_from_checkpoint(ckpt, _num_classes(model), source=source, fallback=from_config)
     model.cfg = cfg
     model = model.to(device).eval()
-    fuse = cfg.get("fuse_conv_bn", True) if fuse_conv_bn is None else fuse_conv_bn
-    if not isinstance(fuse, bool):
-        raise ConfigError(f"{cfg.filename or 'config'}: fuse_conv_bn must be True or False, got {fuse!r}")
-    return fuse_bn(model, inplace=True) if fuse else model
+    switches = {}
+    for key, given in (("fuse_conv_bn", fuse_conv_bn), ("winograd_conv", winograd_conv)):
+        switches[key] = cfg.get(key, True) if given is None else given
+        if not isinstance(switches[key], bool):
+            raise ConfigError(f"{cfg.filename or 'config'}: {key} must be True or False, got {switches[key]!r}")
+    if switches["fuse_conv_bn"]:
+        model = fuse_bn(model, inplace=True)
+    return winograd(model, inplace=True) if switches["winograd_conv"] else model
 
 
 # Transforms that read ground truth, which an image to predict does not have.

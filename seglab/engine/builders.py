@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from seglab.models.winograd import winograd_conv
 from seglab.registry import HOOKS, LOOPS, MODELS, VISUALIZERS, ConfigError
 
 from .dataloader import build_dataloader
@@ -28,14 +29,14 @@ from .runtime import check_keys, compile_cfg, to_channels_last
 from .schedulers import ParamScheduler, build_param_schedulers
 
 __all__ = ["RUNTIME_KEYS", "LoopFactory", "TrainParts", "build_hook", "build_hooks", "build_model",
-           "build_optimization", "build_visualizer", "resolve_cfg", "wrap_model"]
+           "build_optimization", "build_visualizer", "resolve_cfg", "winograd_switch", "wrap_model"]
 
 RUNTIME_KEYS = (
     "model", "work_dir", "train_dataloader", "val_dataloader", "test_dataloader", "train_cfg", "val_cfg",
     "test_cfg", "val_evaluator", "test_evaluator", "optim_wrapper", "param_scheduler", "default_hooks",
     "custom_hooks", "env_cfg", "randomness", "load_from", "resume", "log_level", "log_processor", "visualizer",
     "vis_backends", "default_scope", "launcher", "tta_model", "tta_pipeline", "model_wrapper_cfg", "compile",
-    "channels_last", "fuse_conv_bn", "experiment_name", "custom_imports",
+    "channels_last", "fuse_conv_bn", "winograd_conv", "experiment_name", "custom_imports",
 )
 _DEFAULT_HOOKS = dict(
     timer=dict(type="IterTimerHook"), logger=dict(type="LoggerHook"), param_scheduler=dict(type="ParamSchedulerHook"),
@@ -77,16 +78,35 @@ def resolve_cfg(cfg: Mapping[str, Any]) -> dict[str, Any]:
     return c
 
 
+def bool_switch(cfg: Mapping, key: str, default: bool = True) -> bool:
+    """The run-wide on/off config key ``key``; anything but True/False is a ConfigError."""
+    value = cfg.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be True or False, got {value!r}")
+    return value
+
+
+def winograd_switch(cfg: Mapping) -> bool:
+    """``winograd_conv`` (default True): Winograd 3x3 convolutions on the CPU, in training and evaluation."""
+    return bool_switch(cfg, "winograd_conv")
+
+
 # ---- model ----------------------------------------------------------------------------------------
 def build_model(cfg: Mapping | nn.Module, ctx: RunContext, wrapper_cfg: Mapping | None = None,
-                compile: bool | Mapping = False, channels_last: bool = False) -> nn.Module:
-    """Build ``model``, run its ``init_weights()`` (pretrained backbones load here), move it, compile and wrap it."""
+                compile: bool | Mapping = False, channels_last: bool = False, winograd: bool = False) -> nn.Module:
+    """Build ``model``, run its ``init_weights()`` (pretrained backbones load here), move it, compile and wrap it.
+
+    ``winograd`` routes large 3x3 convolutions through Winograd F(4x4, 3x3) on the CPU, in training
+    (gradients included) and evaluation (:mod:`seglab.models.winograd`).
+    """
     model = MODELS.build(cfg) if isinstance(cfg, Mapping) else cfg
     if hasattr(model, "init_weights"):
         model.init_weights()  # before load_from/resume, which overwrite these weights
     model = model.to(ctx.device)
     if channels_last:
         model = to_channels_last(model)
+    if winograd:
+        model = winograd_conv(model, inplace=True, training=True)
     kwargs = compile_cfg(compile)
     if kwargs is not None:
         model.forward = torch.compile(model.forward, **kwargs)
@@ -241,10 +261,8 @@ class LoopFactory:
         cfg = dict(cfg)
         cfg.setdefault("type", "ValLoop" if mode == "val" else "TestLoop")
         if cfg["type"] in ("ValLoop", "TestLoop"):  # the run-wide switch; val_cfg/test_cfg may override it
-            fuse = self.cfg.get("fuse_conv_bn", True)
-            if not isinstance(fuse, bool):
-                raise ConfigError(f"fuse_conv_bn must be True or False, got {fuse!r}")
-            cfg.setdefault("fuse_conv_bn", fuse)
+            for key in ("fuse_conv_bn", "winograd_conv"):
+                cfg.setdefault(key, bool_switch(self.cfg, key))
         loader = self.dataloader(loader, f"{mode}_dataloader")
         try:
             evaluator = evaluator if isinstance(evaluator, Evaluator) else Evaluator(evaluator)

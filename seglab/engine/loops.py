@@ -9,6 +9,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from seglab.models.fuse import fuse_conv_bn
+from seglab.models.winograd import winograd_conv
 from seglab.registry import LOOPS, METRICS, ConfigError
 
 from .optim import OptimWrapper
@@ -305,7 +306,8 @@ class _EvalLoop:
     mode = "val"
 
     def __init__(self, model: nn.Module, dataloader: DataLoader, evaluator: Any, call_hook: HookCaller,
-                 device: str | torch.device = "cpu", fp16: bool = False, fuse_conv_bn: bool = True) -> None:
+                 device: str | torch.device = "cpu", fp16: bool = False, fuse_conv_bn: bool = True,
+                 winograd_conv: bool = True) -> None:
         if not isinstance(dataloader, DataLoader):
             raise TypeError(f"{type(self).__name__} needs a built DataLoader, got {type(dataloader).__name__}")
         self.model = model
@@ -318,15 +320,21 @@ class _EvalLoop:
             self.evaluator.dataset_meta = meta
         self.fp16 = fp16
         self.fuse_conv_bn = bool(fuse_conv_bn)
+        self.winograd_conv = bool(winograd_conv)
         self.compute_loss = False
 
     def _fold_batchnorm(self, model: nn.Module) -> None:
-        """Fold BatchNorm into the convs for eval-mode forwards (state dict and training unchanged).
+        """Fold BatchNorm into the convs and route large 3x3 convs through Winograd, for eval-mode forwards.
 
-        A wrapped (DDP) or compiled model is left as it is: its forward is not the module's own.
+        Neither changes the state dict or training-mode forwards. A wrapped (DDP) or compiled model is
+        left as it is: its forward is not the module's own.
         """
-        if self.fuse_conv_bn and not hasattr(model, "module") and "forward" not in vars(model):
+        if hasattr(model, "module") or "forward" in vars(model):
+            return
+        if self.fuse_conv_bn:
             fuse_conv_bn(model, inplace=True)
+        if self.winograd_conv:
+            winograd_conv(model, inplace=True)
 
     def _predict(self, step: Any, data_batch: Any) -> list:
         groups = None if _pads_at_test_time(self.model) else _split_by_size(data_batch)
@@ -403,8 +411,8 @@ class ValLoop(_EvalLoop):
 
     def __init__(self, model: nn.Module, dataloader: DataLoader, evaluator: Any, call_hook: HookCaller,
                  device: str | torch.device = "cpu", fp16: bool = False, compute_loss: bool = True,
-                 fuse_conv_bn: bool = True) -> None:
-        super().__init__(model, dataloader, evaluator, call_hook, device, fp16, fuse_conv_bn)
+                 fuse_conv_bn: bool = True, winograd_conv: bool = True) -> None:
+        super().__init__(model, dataloader, evaluator, call_hook, device, fp16, fuse_conv_bn, winograd_conv)
         self.compute_loss = bool(compute_loss)
 
 

@@ -13,3 +13,4 @@ from . import (  # noqa: F401 - registration
 from .data_preprocessor import SegDataPreProcessor
 from .fuse import folded_pairs, fuse_conv_bn, is_fused  # noqa: F401
 from .multiband import adapt_input_conv, adapt_input_convs  # noqa: F401
+from .winograd import winograd_conv, winograd_convs  # noqa: F401

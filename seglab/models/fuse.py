@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import re
-import types
 
 import torch
 from torch import nn
@@ -64,17 +63,20 @@ def _active(conv: nn.Module, bn: _BatchNorm) -> tuple[torch.Tensor, torch.Tensor
     return _folded(conv, bn)
 
 
-def _conv_forward(self: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    folded = _active(self, self.__dict__[_BN_KEY])
-    if folded is None:
-        return type(self).forward(self, x)
-    return self._conv_forward(x, *folded)
+class _FoldedForward:
+    """The ``forward`` of a folded conv or BN; an object, not a bound method, so pickles keep it."""
 
+    def __init__(self, module: nn.Module, is_conv: bool) -> None:
+        self.module, self.is_conv = module, is_conv
 
-def _bn_forward(self: _BatchNorm, x: torch.Tensor) -> torch.Tensor:
-    if _active(self.__dict__[_CONV_KEY], self) is None:
-        return type(self).forward(self, x)
-    return x  # already applied by the conv's folded weights
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        module = self.module
+        if self.is_conv:
+            folded = _active(module, module.__dict__[_BN_KEY])
+            return type(module).forward(module, x) if folded is None else module._conv_forward(x, *folded)
+        if _active(module.__dict__[_CONV_KEY], module) is None:
+            return type(module).forward(module, x)
+        return x  # already applied by the conv's folded weights
 
 
 def _foldable(conv: nn.Module, bn: nn.Module) -> bool:
@@ -132,8 +134,8 @@ def fuse_conv_bn(model: nn.Module, inplace: bool = False) -> nn.Module:
         for conv_name, bn_name in _pairs(module):
             conv, bn = getattr(module, conv_name), getattr(module, bn_name)
             if _foldable(conv, bn):
-                # Instance attributes (bound methods and plain references) survive deepcopy and pickling.
+                # Instance attributes (callable objects and plain references) survive deepcopy and pickling.
                 conv.__dict__[_BN_KEY], bn.__dict__[_CONV_KEY] = bn, conv
-                conv.forward = types.MethodType(_conv_forward, conv)
-                bn.forward = types.MethodType(_bn_forward, bn)
+                conv.__dict__["forward"] = _FoldedForward(conv, is_conv=True)
+                bn.__dict__["forward"] = _FoldedForward(bn, is_conv=False)
     return model

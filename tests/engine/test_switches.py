@@ -288,6 +288,21 @@ def test_fuse_conv_bn_reaches_the_test_loop(tmp_path, single_thread, value):
     assert after.keys() == before.keys() and all(torch.equal(after[k], v) for k, v in before.items())
 
 
+@pytest.mark.parametrize("value", [True, False])
+def test_winograd_conv_reaches_training_and_the_test_loop(tmp_path, single_thread, value):
+    from seglab.models import winograd_convs
+
+    data = make_data(str(tmp_path / "data"), n_train=4, n_val=2)
+    cfg = Config.fromfile(write_config(str(tmp_path / "c.py"), data, str(tmp_path / "w"), iters=2, batch=2, norm="BN"))
+    cfg.model.decode_head.update(channels=128, num_convs=2)  # a 128->128 3x3 conv: wide enough for Winograd
+    cfg.winograd_conv = value
+    runner = Runner.from_cfg(cfg, device="cpu")
+    convs = [m for m in runner.model.modules() if "_seglab_winograd" in m.__dict__]
+    assert bool(convs) == value and all(m.__dict__["_conv_forward"].training for m in convs)  # training too
+    assert "mIoU" in runner.test()
+    assert (winograd_convs(runner.model) > 0) == value
+
+
 def test_fuse_conv_bn_must_be_a_bool(cfg):
     cfg.fuse_conv_bn = "yes"
     with pytest.raises(ConfigError, match="fuse_conv_bn must be True or False"):

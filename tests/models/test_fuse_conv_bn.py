@@ -171,3 +171,18 @@ def test_torch_compile_traces_the_plain_pair_without_graph_breaks():
         got = torch.compile(fused, backend="eager")(x)
         torch.testing.assert_close(got, model(x), rtol=1e-5, atol=1e-5)
     assert not torch._dynamo.utils.counters["graph_break"]
+
+
+def test_pickled_and_copied_models_stay_folded():
+    """The folded forwards are objects, so a pickled or deep-copied model is folded and equal."""
+    import copy
+    import pickle
+
+    model = random_bn_stats_(nn.Sequential(ConvModule(3, 4, 3, padding=1, norm_cfg=dict(type="BN")))).eval()
+    fused = fuse_conv_bn(model)
+    x = torch.randn(1, 3, 8, 8)
+    with torch.no_grad():
+        expected = fused(x)
+        for clone in (pickle.loads(pickle.dumps(fused)), copy.deepcopy(fused)):
+            assert folded_pairs(clone) == 1
+            assert torch.equal(clone(x), expected)
