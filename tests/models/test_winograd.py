@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import seglab.models.winograd as winograd_module
 from seglab.apis import init_model
 from seglab.models import fuse_conv_bn, winograd_conv, winograd_convs
-import seglab.models.winograd as winograd_module
 from seglab.models.winograd import transform_weight, winograd_conv2d, winograd_conv2d_autograd
 
 FCN_R18 = "configs/fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py"
