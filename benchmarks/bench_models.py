@@ -191,6 +191,7 @@ def import_libraries() -> tuple[dict, dict]:
         "Config": Config,
         "fuse_conv_bn": seglab.models.fuse_conv_bn,
         "winograd_conv": seglab.models.winograd_conv,
+        "winograd_convs": seglab.models.winograd_convs,
         "folded_pairs": seglab.models.folded_pairs,
     }
     return mm, sl
@@ -423,8 +424,9 @@ def bench_train_step(name: str, args: argparse.Namespace, mm: dict, sl: dict, ou
     float batch), forward, losses, backward and the optimizer step of the model's MMSeg optim_wrapper.
 
     seglab runs ``seglab.engine.loops.run_step`` with ``build_optim_wrapper`` (its fast defaults: the fused
-    optimizer), MMSeg ``model.train_step`` with MMEngine's ``build_optim_wrapper``; ``seglab_plain`` is
-    seglab with ``optimizer.fused=False`` (torch's per-parameter loop, as in MMSeg). With
+    optimizer, and Winograd 3x3 convolutions as the Runner sets them up unless ``--seglab-infer plain``),
+    MMSeg ``model.train_step`` with MMEngine's ``build_optim_wrapper``; ``seglab_plain`` is seglab with
+    ``optimizer.fused=False`` (torch's per-parameter loop, as in MMSeg) and direct convolutions. With
     ``--train-step-data camvid`` each step also runs the library's CamVid training pipeline and collate.
     """
     import numpy as np
@@ -432,6 +434,8 @@ def bench_train_step(name: str, args: argparse.Namespace, mm: dict, sl: dict, ou
 
     size = hw(args.train_size or args.size)
     plain = copy.deepcopy(ours)
+    if args.seglab_infer == "default":  # what Runner.from_cfg builds (winograd_conv = True)
+        sl["winograd_conv"](ours, inplace=True, training=True)
     for model, lib in ((ours, sl), (plain, sl), (ref, mm)):
         model.train()
         model.data_preprocessor = lib["MODELS"].build(dict(DATA_PREPROCESSOR, size=size)).to(args.device)
@@ -495,6 +499,7 @@ def bench_train_step(name: str, args: argparse.Namespace, mm: dict, sl: dict, ou
     t = interleaved({key: timed(key) for key in models}, args.train_repeats or args.repeats, args.warmup, args.device)
     out = summarize(t, args.train_batch)
     out["ratio_seglab_plain_over_mmseg"] = round(statistics.median(t["seglab_plain"]) / statistics.median(t["mmseg"]), 3)
+    out["seglab_winograd_convs"] = sl["winograd_convs"](ours)
     # The optimizer step alone (the part the fused default changes), on the same random gradients.
     for model in models.values():
         g = torch.Generator().manual_seed(9)
