@@ -213,3 +213,16 @@ def test_work_threshold(monkeypatch):
         assert torch.equal(conv(x), F.conv2d(x, conv.weight, None, padding=2, dilation=2))
         monkeypatch.setattr(winograd_module, "MIN_PIXELS", 16 * 16)
         assert not torch.equal(conv(x), F.conv2d(x, conv.weight, None, padding=2, dilation=2))
+
+
+def test_narrow_convs_skip_large_maps(monkeypatch):
+    """With fewer than NARROW_CHANNELS channels a conv whose transformed tiles exceed the limit runs direct."""
+    model = winograd_conv(_conv_model()).eval()
+    conv = model[3]  # 128 -> 128, dilation 2
+    x = torch.randn(1, 128, 16, 16)
+    tile_bytes = 36 * 16 * 16 // 16 * 128 * 4
+    with torch.no_grad():
+        monkeypatch.setattr(winograd_module, "NARROW_MAX_TILE_BYTES", tile_bytes - 1)
+        assert torch.equal(conv(x), F.conv2d(x, conv.weight, None, padding=2, dilation=2))
+        monkeypatch.setattr(winograd_module, "NARROW_CHANNELS", 128)  # 128 channels count as wide now
+        assert not torch.equal(conv(x), F.conv2d(x, conv.weight, None, padding=2, dilation=2))
