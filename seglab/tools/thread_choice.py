@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -43,43 +44,65 @@ class ThreadChoiceHook(Hook):
     so that a change of machine load during the measurement hits every candidate alike. The time
     of an iteration is the wall clock from ``before_train_iter`` to ``after_train_iter``
     (forward, backward, optimizer step): wall time, because that is what more threads shorten.
-    ``clock`` is injectable for tests. ``chosen`` and ``timings`` hold the result.
+    Afterwards, when more than the fewest threads were chosen and the median of the last ``window``
+    iterations exceeds ``recheck_factor`` times the chosen setting's measured time (other work
+    arrived: two threads can then be 25x slower), the candidates are timed again. ``clock`` is injectable for tests; ``chosen`` and ``timings``
+    hold the latest result.
     """
 
     priority = "HIGHEST"  # first before and first after the step: the timing holds the step, not other hooks
 
-    def __init__(self, candidates: Sequence[int], warmup: int = 1, repeats: int = 3,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, candidates: Sequence[int], warmup: int = 1, repeats: int = 3, recheck_factor: float = 2.0,
+                 window: int = 10, clock: Callable[[], float] = time.perf_counter) -> None:
         if not candidates or any(int(n) < 1 for n in candidates):
             raise ValueError(f"thread candidates must be a non-empty list of counts >= 1, got {list(candidates)}")
-        if warmup < 0 or repeats < 1:
-            raise ValueError(f"need warmup >= 0 and repeats >= 1, got warmup={warmup}, repeats={repeats}")
+        if warmup < 0 or repeats < 1 or window < 1 or recheck_factor <= 1:
+            raise ValueError(f"need warmup >= 0, repeats >= 1, window >= 1 and recheck_factor > 1, got warmup={warmup}, "
+                             f"repeats={repeats}, window={window}, recheck_factor={recheck_factor}")
         self.candidates = tuple(int(n) for n in candidates)
-        self.schedule = [(n, False) for _ in range(warmup) for n in self.candidates]
-        self.schedule += [(n, True) for _ in range(repeats) for n in self.candidates]
+        self.repeats = repeats
+        self.recheck_factor = recheck_factor
         self.clock = clock
+        self._recent: deque[float] = deque(maxlen=window)
+        self._start = 0.0
+        self._measure(warmup)
+
+    def _measure(self, warmup: int) -> None:
+        """Start a new schedule: ``warmup`` untimed rounds, then ``repeats`` timed rounds over the candidates."""
+        self.schedule = [(n, False) for _ in range(warmup) for n in self.candidates]
+        self.schedule += [(n, True) for _ in range(self.repeats) for n in self.candidates]
         self.timings: dict[int, list[float]] = {n: [] for n in self.candidates}
         self.chosen: int | None = None
-        self._step = 0  # iterations this hook has seen (a resumed run starts its own count)
-        self._start = 0.0
+        self._step = 0  # iterations of the schedule done (a resumed run starts its own count)
+        self._recent.clear()
 
     def before_train_iter(self, runner: RunnerLike, batch_idx: int, data_batch: Any = None) -> None:
-        """Set the thread count this iteration is run with and start its clock."""
+        """Set the thread count a scheduled iteration is run with; start the iteration's clock."""
         if self._step < len(self.schedule):
             torch.set_num_threads(self.schedule[self._step][0])
-            self._start = self.clock()
+        self._start = self.clock()
 
     def after_train_iter(self, runner: RunnerLike, batch_idx: int, data_batch: Any = None,
                          outputs: dict | None = None) -> None:
-        """Record the iteration's time; after the last scheduled one, keep the fastest setting and log it."""
-        if self._step >= len(self.schedule):
+        """Record the iteration's time; choose after the schedule's last one; time again after a slowdown."""
+        elapsed = self.clock() - self._start
+        if self._step < len(self.schedule):
+            threads, timed = self.schedule[self._step]
+            if timed:
+                self.timings[threads].append(elapsed)
+            self._step += 1
+            if self._step == len(self.schedule):
+                self._choose(runner)
             return
-        threads, timed = self.schedule[self._step]
-        if timed:
-            self.timings[threads].append(self.clock() - self._start)
-        self._step += 1
-        if self._step == len(self.schedule):
-            self._choose(runner)
+        if self.chosen is None or self.chosen == min(self.candidates):
+            return  # the fewest threads do not collapse under load: other work slowing them favours no other
+        self._recent.append(elapsed)
+        measured = statistics.median(self.timings[self.chosen])
+        now = statistics.median(self._recent)
+        if len(self._recent) == self._recent.maxlen and now > self.recheck_factor * measured:
+            runner.logger.info(f"threads auto: iterations with {self.chosen} now take {now:.3f} s "
+                               f"({now / measured:.1f}x the {measured:.3f} s measured); timing the settings again")
+            self._measure(warmup=0)
 
     def after_train(self, runner: RunnerLike) -> None:
         """A run shorter than the schedule still ends on the fastest setting measured so far."""

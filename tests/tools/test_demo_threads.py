@@ -89,6 +89,28 @@ def test_a_run_shorter_than_the_schedule_still_ends_on_the_fastest(keep_threads)
     assert hook.chosen == 2 and torch.get_num_threads() == 2
 
 
+def test_two_threads_slowing_down_are_timed_again(keep_threads, caplog):
+    clock = _FakeClock({1: 0.21, 2: 0.12})
+    hook = ThreadChoiceHook((1, 2), warmup=1, repeats=3, window=3, recheck_factor=2.0, clock=clock)
+    with caplog.at_level(logging.INFO, logger="seglab.test_demo_threads"):
+        _train(hook, clock, 8 + 5)  # schedule, then 5 iterations at the measured speed: no re-timing
+        assert hook.chosen == 2 and "timing the settings again" not in caplog.text
+        clock.cost = {1: 0.25, 2: 5.0}  # other work arrives: two threads collapse
+        _train(hook, clock, 2 + 6 + 4)  # slow until the window's median is, a timed schedule (no warm-up), more
+    assert "iterations with 2 now take 5.000 s (41.7x the 0.120 s measured)" in caplog.text
+    assert clock.seen[13:] == [2] * 2 + [1, 2] * 3 + [1] * 4
+    assert hook.chosen == 1 and torch.get_num_threads() == 1
+
+
+def test_one_thread_slowing_down_is_not_timed_again(keep_threads):
+    clock = _FakeClock({1: 0.21, 2: 0.5})
+    hook = ThreadChoiceHook((1, 2), warmup=1, repeats=3, window=4, clock=clock)
+    _train(hook, clock, 8)
+    clock.cost = {1: 1.0, 2: 5.0}  # more threads only get worse under load: nothing to gain by timing them
+    _train(hook, clock, 10)
+    assert clock.seen[8:] == [1] * 10 and hook.chosen == 1
+
+
 def test_hook_rejects_bad_settings():
     with pytest.raises(ValueError, match="candidates"):
         ThreadChoiceHook(())
@@ -96,6 +118,8 @@ def test_hook_rejects_bad_settings():
         ThreadChoiceHook((0, 2))
     with pytest.raises(ValueError, match="repeats >= 1"):
         ThreadChoiceHook((1, 2), repeats=0)
+    with pytest.raises(ValueError, match="recheck_factor > 1"):
+        ThreadChoiceHook((1, 2), recheck_factor=0.5)
 
 
 class _Stop(Exception):
