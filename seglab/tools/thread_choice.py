@@ -44,24 +44,26 @@ class ThreadChoiceHook(Hook):
     so that a change of machine load during the measurement hits every candidate alike. The time
     of an iteration is the wall clock from ``before_train_iter`` to ``after_train_iter``
     (forward, backward, optimizer step): wall time, because that is what more threads shorten.
-    Afterwards, when more than the fewest threads were chosen and the median of the last ``window``
-    iterations exceeds ``recheck_factor`` times the chosen setting's measured time (other work
-    arrived: two threads can then be 25x slower), the candidates are timed again. ``clock`` is injectable for tests; ``chosen`` and ``timings``
+    A candidate whose timed iteration takes over ``factor`` times the best median so far is out: its
+    remaining timed iterations are not run (on a busy machine two threads take 5 s where one takes
+    0.2 s). Afterwards, when more than the fewest threads were chosen and the median of the last
+    ``window`` iterations exceeds ``factor`` times the chosen setting's measured time (other work
+    arrived), the candidates are timed again. ``clock`` is injectable for tests; ``chosen`` and ``timings``
     hold the latest result.
     """
 
     priority = "HIGHEST"  # first before and first after the step: the timing holds the step, not other hooks
 
-    def __init__(self, candidates: Sequence[int], warmup: int = 1, repeats: int = 3, recheck_factor: float = 2.0,
+    def __init__(self, candidates: Sequence[int], warmup: int = 1, repeats: int = 3, factor: float = 2.0,
                  window: int = 10, clock: Callable[[], float] = time.perf_counter) -> None:
         if not candidates or any(int(n) < 1 for n in candidates):
             raise ValueError(f"thread candidates must be a non-empty list of counts >= 1, got {list(candidates)}")
-        if warmup < 0 or repeats < 1 or window < 1 or recheck_factor <= 1:
-            raise ValueError(f"need warmup >= 0, repeats >= 1, window >= 1 and recheck_factor > 1, got warmup={warmup}, "
-                             f"repeats={repeats}, window={window}, recheck_factor={recheck_factor}")
+        if warmup < 0 or repeats < 1 or window < 1 or factor <= 1:
+            raise ValueError(f"need warmup >= 0, repeats >= 1, window >= 1 and factor > 1, got warmup={warmup}, "
+                             f"repeats={repeats}, window={window}, factor={factor}")
         self.candidates = tuple(int(n) for n in candidates)
         self.repeats = repeats
-        self.recheck_factor = recheck_factor
+        self.factor = factor
         self.clock = clock
         self._recent: deque[float] = deque(maxlen=window)
         self._start = 0.0
@@ -90,6 +92,7 @@ class ThreadChoiceHook(Hook):
             threads, timed = self.schedule[self._step]
             if timed:
                 self.timings[threads].append(elapsed)
+                self._drop_losers()
             self._step += 1
             if self._step == len(self.schedule):
                 self._choose(runner)
@@ -99,10 +102,17 @@ class ThreadChoiceHook(Hook):
         self._recent.append(elapsed)
         measured = statistics.median(self.timings[self.chosen])
         now = statistics.median(self._recent)
-        if len(self._recent) == self._recent.maxlen and now > self.recheck_factor * measured:
+        if len(self._recent) == self._recent.maxlen and now > self.factor * measured:
             runner.logger.info(f"threads auto: iterations with {self.chosen} now take {now:.3f} s "
                                f"({now / measured:.1f}x the {measured:.3f} s measured); timing the settings again")
             self._measure(warmup=0)
+
+    def _drop_losers(self) -> None:
+        """Leave out the remaining timed iterations of candidates already ``factor`` times slower than the best."""
+        best = min(statistics.median(t) for t in self.timings.values() if t)
+        out = {n for n, t in self.timings.items() if t and t[-1] > self.factor * best}
+        done = self.schedule[:self._step + 1]
+        self.schedule = done + [(n, timed) for n, timed in self.schedule[self._step + 1:] if n not in out]
 
     def after_train(self, runner: RunnerLike) -> None:
         """A run shorter than the schedule still ends on the fastest setting measured so far."""

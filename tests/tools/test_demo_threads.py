@@ -68,18 +68,28 @@ def _train(hook: ThreadChoiceHook, clock: _FakeClock, iterations: int) -> None:
     hook.after_train(runner)
 
 
-@pytest.mark.parametrize("cost, fastest", [({1: 0.21, 2: 0.12}, 2), ({1: 0.21, 2: 5.1}, 1)])
-def test_hook_times_each_setting_and_leaves_the_fastest_in_torch(keep_threads, caplog, cost, fastest):
-    clock = _FakeClock(cost)
+def test_hook_times_each_setting_and_leaves_the_fastest_in_torch(keep_threads, caplog):
+    clock = _FakeClock({1: 0.21, 2: 0.12})  # an idle machine: 2 threads 1.75x faster, both timed fully
     hook = ThreadChoiceHook((1, 2), warmup=1, repeats=3, clock=clock)
     with caplog.at_level(logging.INFO, logger="seglab.test_demo_threads"):
         _train(hook, clock, 10)
     # one warm-up each (untimed), then interleaved timed iterations; the rest run on the choice
-    assert clock.seen[:8] == [1, 2, 1, 2, 1, 2, 1, 2]
-    assert hook.timings == {n: [pytest.approx(cost[n])] * 3 for n in (1, 2)}
-    assert hook.chosen == fastest and torch.get_num_threads() == fastest
-    assert clock.seen[8:] == [fastest, fastest]
-    assert f"using {fastest} from here on" in caplog.text and "1 thread 0.210 s (3 timed)" in caplog.text
+    assert clock.seen == [1, 2] + [1, 2] * 3 + [2, 2]
+    assert hook.timings == {1: [pytest.approx(0.21)] * 3, 2: [pytest.approx(0.12)] * 3}
+    assert hook.chosen == 2 and torch.get_num_threads() == 2
+    assert "1 thread 0.210 s (3 timed), 2 threads 0.120 s (3 timed); using 2 from here on" in caplog.text
+
+
+def test_a_collapsed_setting_is_not_timed_again(keep_threads, caplog):
+    clock = _FakeClock({1: 0.21, 2: 5.1})  # a busy machine: 2 threads spin for a descheduled peer
+    hook = ThreadChoiceHook((1, 2), warmup=1, repeats=3, factor=2.0, clock=clock)
+    with caplog.at_level(logging.INFO, logger="seglab.test_demo_threads"):
+        _train(hook, clock, 10)
+    # after one timed 5.1 s iteration (> 2 x 0.21 s) two threads are out; one thread finishes its rounds
+    assert clock.seen == [1, 2, 1, 2] + [1] * 6
+    assert hook.timings == {1: [pytest.approx(0.21)] * 3, 2: [pytest.approx(5.1)]}
+    assert hook.chosen == 1 and torch.get_num_threads() == 1
+    assert "2 threads 5.100 s (1 timed); using 1 from here on" in caplog.text
 
 
 def test_a_run_shorter_than_the_schedule_still_ends_on_the_fastest(keep_threads):
@@ -91,14 +101,14 @@ def test_a_run_shorter_than_the_schedule_still_ends_on_the_fastest(keep_threads)
 
 def test_two_threads_slowing_down_are_timed_again(keep_threads, caplog):
     clock = _FakeClock({1: 0.21, 2: 0.12})
-    hook = ThreadChoiceHook((1, 2), warmup=1, repeats=3, window=3, recheck_factor=2.0, clock=clock)
+    hook = ThreadChoiceHook((1, 2), warmup=1, repeats=3, window=3, factor=2.0, clock=clock)
     with caplog.at_level(logging.INFO, logger="seglab.test_demo_threads"):
         _train(hook, clock, 8 + 5)  # schedule, then 5 iterations at the measured speed: no re-timing
         assert hook.chosen == 2 and "timing the settings again" not in caplog.text
         clock.cost = {1: 0.25, 2: 5.0}  # other work arrives: two threads collapse
-        _train(hook, clock, 2 + 6 + 4)  # slow until the window's median is, a timed schedule (no warm-up), more
+        _train(hook, clock, 2 + 4 + 4)  # slow until the window's median is, timed again (2 threads out), more
     assert "iterations with 2 now take 5.000 s (41.7x the 0.120 s measured)" in caplog.text
-    assert clock.seen[13:] == [2] * 2 + [1, 2] * 3 + [1] * 4
+    assert clock.seen[13:] == [2] * 2 + [1, 2, 1, 1] + [1] * 4
     assert hook.chosen == 1 and torch.get_num_threads() == 1
 
 
@@ -118,8 +128,8 @@ def test_hook_rejects_bad_settings():
         ThreadChoiceHook((0, 2))
     with pytest.raises(ValueError, match="repeats >= 1"):
         ThreadChoiceHook((1, 2), repeats=0)
-    with pytest.raises(ValueError, match="recheck_factor > 1"):
-        ThreadChoiceHook((1, 2), recheck_factor=0.5)
+    with pytest.raises(ValueError, match="factor > 1"):
+        ThreadChoiceHook((1, 2), factor=0.5)
 
 
 class _Stop(Exception):
