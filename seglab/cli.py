@@ -158,7 +158,7 @@ def _demo(args: argparse.Namespace) -> int:
     on_cpu = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cpu")
     if args.threads != "auto":
         torch.set_num_threads(args.threads)
-    elif on_cpu:
+    elif on_cpu and len(thread_candidates(torch.get_num_threads())) > 1:
         choice = ThreadChoiceHook(thread_candidates(torch.get_num_threads()))
     cfg = _load_cfg(_DEMO_CONFIG, args.work_dir, args.cfg_options)
     if args.data_root:

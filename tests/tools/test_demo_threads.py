@@ -155,17 +155,21 @@ def test_threads_reach_torch_before_the_runner_is_built(monkeypatch, tmp_path, k
         assert seen["threads"] == n and "hooks" not in seen  # a fixed count is not re-timed
 
 
-def test_auto_registers_the_timing_hook_on_the_cpu_only(monkeypatch, tmp_path, keep_threads):
+def test_auto_registers_the_timing_hook_on_a_multicore_cpu_only(monkeypatch, tmp_path, keep_threads):
     from seglab.engine import Runner
 
     seen: dict = {}
     monkeypatch.setattr(Runner, "from_cfg", _fake_runner(seen))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)  # a 2-core machine
     with pytest.raises(_Stop):
         main(["demo", "--device", "cpu", "--work-dir", str(tmp_path / "w")])
     (hook,) = seen["hooks"]
-    assert isinstance(hook, ThreadChoiceHook)
-    assert hook.candidates == thread_candidates(torch.get_num_threads())
+    assert isinstance(hook, ThreadChoiceHook) and hook.candidates == (1, 2)
     seen.clear()
     with pytest.raises(_Stop):
         main(["demo", "--device", "cuda", "--work-dir", str(tmp_path / "w")])
     assert "hooks" not in seen  # on a GPU the host thread count is left as torch set it
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)  # one core: nothing to choose
+    with pytest.raises(_Stop):
+        main(["demo", "--device", "cpu", "--work-dir", str(tmp_path / "w")])
+    assert "hooks" not in seen
