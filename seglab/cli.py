@@ -133,26 +133,56 @@ def _use_tta(cfg: Any) -> None:
     cfg.model = tta_model
 
 
+def _native_bf16_cpu() -> bool:
+    """Whether this CPU has bfloat16 dot-product instructions (AVX512-BF16 or AMX), where bf16 autocast pays."""
+    import torch
+
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private in torch.cpu: absent means no
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
 def _demo(args: argparse.Namespace) -> int:
     import cv2
     import torch
 
     from seglab.engine import Runner
+    from seglab.tools.thread_choice import ThreadChoiceHook, thread_candidates
     from seglab.visualization import contact_sheet
 
     start = time.perf_counter()
-    if args.threads < 1:
-        raise SystemExit("seglab demo: --threads must be >= 1")
-    # The demo's tensors are small: a second OpenMP thread gains little on an idle machine and, on a
-    # busy 2-core one, measured 0.18 s vs 5 s per iteration (threads spinning for a descheduled peer).
-    torch.set_num_threads(args.threads)
+    if args.threads != "auto" and args.threads < 1:
+        raise SystemExit("seglab demo: --threads must be >= 1 or 'auto'")
+    # On an idle 2-core machine two threads run an iteration ~1.7x faster; on a busy one a second
+    # OpenMP thread spins for a descheduled peer (measured 0.18 s vs 5 s per iteration). 'auto' times both.
+    choice = None
+    on_cpu = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cpu")
+    if args.threads != "auto":
+        torch.set_num_threads(args.threads)
+    elif on_cpu and len(thread_candidates(torch.get_num_threads())) > 1:
+        choice = ThreadChoiceHook(thread_candidates(torch.get_num_threads()))
     cfg = _load_cfg(_DEMO_CONFIG, args.work_dir, args.cfg_options)
     if args.data_root:
         for key in ("train_dataloader", "val_dataloader", "test_dataloader"):
             cfg[key]["dataset"]["data_root"] = args.data_root
-    print(f"seglab demo: training {osp.relpath(_DEMO_CONFIG)} into {cfg.work_dir} "
-          "(the dataset is generated on first use)")
+    # bf16 autocast trains the demo ~1.6x faster per iteration on a CPU with bf16 instructions (measured
+    # 0.13 s vs 0.21 s, mIoU 88.7 vs 89.1); without them bf16 is emulated and slower, so 'auto' checks.
+    precision = args.precision
+    if precision == "auto":
+        precision = "bf16" if on_cpu and _native_bf16_cpu() else "fp32"
+    wrapper = cfg.optim_wrapper.get("type")
+    if wrapper != "OptimWrapper":  # another wrapper given with --cfg-options decides the precision
+        if args.precision != "auto":
+            raise SystemExit(f"seglab demo: --precision {args.precision} needs the demo's OptimWrapper, but "
+                             f"optim_wrapper.type is {wrapper!r}; drop one of the two")
+        precision = str(wrapper)
+    elif precision == "bf16":
+        cfg.optim_wrapper = dict(cfg.optim_wrapper, type="AmpOptimWrapper", dtype="bfloat16")
+    why = "auto: bf16 where the CPU has bf16 instructions" if args.precision == "auto" else "--precision"
+    print(f"seglab demo: training {osp.relpath(_DEMO_CONFIG)} into {cfg.work_dir} in {precision} ({why}; "
+          "the dataset is generated on first use)")
     runner = Runner.from_cfg(cfg, device=args.device)
+    if choice is not None:
+        runner.register_hook(choice)
     runner.train()
     print("seglab demo: evaluating on the demo validation set")
     runner.load_from = None  # test the model just trained
@@ -180,6 +210,16 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"seglab demo: mIoU {metrics.get('mIoU', float('nan')):.2f}; contact sheet of {len(rows)} validation "
           f"images (image | ground truth | prediction) in {sheet_path}; took {time.perf_counter() - start:.0f} s")
     return 0
+
+
+def _threads_arg(value: str) -> int | str:
+    """``--threads``: 'auto' or a thread count."""
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a thread count or 'auto', got {value!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -222,8 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="where the demo dataset is generated (default: data/demo_shapes)")
     p.add_argument("--num-overlays", type=int, default=8, help="how many validation images the contact sheet shows")
     p.add_argument("--overlay-height", type=int, default=256, help="row height of the contact sheet in pixels")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch intra-op threads on the CPU (default: 1, fastest for the demo's small tensors)")
+    p.add_argument("--threads", type=_threads_arg, default="auto",
+                   help="torch intra-op threads on the CPU, or 'auto' (default): time the first training "
+                        "iterations with 1 and 2 threads and keep the faster")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="training precision: fp32, or bf16 autocast (AmpOptimWrapper); 'auto' (default): bf16 on "
+                        "a CPU with bfloat16 instructions (AVX512-BF16, AMX), else fp32")
     p.set_defaults(func=_demo)
 
     from seglab.tools import (
