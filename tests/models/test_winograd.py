@@ -226,3 +226,14 @@ def test_narrow_convs_skip_large_maps(monkeypatch):
         assert torch.equal(conv(x), F.conv2d(x, conv.weight, None, padding=2, dilation=2))
         monkeypatch.setattr(winograd_module, "NARROW_CHANNELS", 128)  # 128 channels count as wide now
         assert not torch.equal(conv(x), F.conv2d(x, conv.weight, None, padding=2, dilation=2))
+
+
+def test_autocast_runs_direct():
+    """Under CPU autocast the stock (bf16) convolution runs: Winograd's transforms in bf16 lose too much."""
+    model = winograd_conv(_conv_model()).eval()
+    conv = model[3]
+    x = torch.randn(1, 128, 8, 8)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        got = conv(x)
+        want = F.conv2d(x, conv.weight, None, padding=2, dilation=2)
+    assert torch.equal(got, want)
