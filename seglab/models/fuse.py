@@ -58,7 +58,12 @@ def _active(conv: nn.Module, bn: _BatchNorm) -> tuple[torch.Tensor, torch.Tensor
     Under ``torch.compile`` the plain conv + BN is traced (the cache check would break the graph at
     every conv; the compiler fuses the BN itself).
     """
-    if conv.training or bn.training or torch.compiler.is_compiling():
+    if torch.compiler.is_compiling():
+        return None
+    if conv.training or bn.training:
+        # A training forward changes BN's running statistics in place without bumping their version
+        # counters (and fused optimizers write weights the same way): the cache cannot be trusted after it.
+        conv.__dict__.pop("_seglab_fold_cache", None)
         return None
     return _folded(conv, bn)
 

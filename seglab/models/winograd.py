@@ -246,7 +246,11 @@ class _WinogradForward:
     def __call__(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         conv = self.conv
         d = conv.dilation[0]
-        if torch.compiler.is_compiling() or not _worth_it(x, weight, d):
+        if torch.compiler.is_compiling():
+            return nn.Conv2d._conv_forward(conv, x, weight, bias)
+        if conv.training:  # weights may change behind the version counter (fused optimizers): recompute later
+            conv.__dict__.pop("_seglab_winograd_cache", None)
+        if not _worth_it(x, weight, d):
             return nn.Conv2d._conv_forward(conv, x, weight, bias)
         if not conv.training and not torch.is_grad_enabled():
             return winograd_conv2d(x, _filters(conv, weight), bias, d)

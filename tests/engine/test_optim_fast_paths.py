@@ -148,3 +148,17 @@ def test_resume_across_implementations(name, single_thread, tmp_path):
             loss = (resumed(torch.randn(2, 3, 8, 8, generator=g)) - 0.5).square().mean()
             w2.update_params(loss)
         _assert_same_params(resumed, reference)
+
+
+@pytest.mark.parametrize("amp", [False, True])
+def test_fused_step_bumps_parameter_versions(amp):
+    """Fused kernels write parameters without bumping version counters; the wrapper bumps them, so caches
+    keyed on versions (BatchNorm fold, Winograd filters) see every step."""
+    model = nn.Linear(4, 3)
+    cfg = dict(type="AmpOptimWrapper", dtype="bfloat16") if amp else dict(type="OptimWrapper")
+    wrapper = build_optim_wrapper(model, dict(cfg, optimizer=dict(type="SGD", lr=0.1)))
+    assert wrapper.optimizer.param_groups[0].get("fused")
+    before = [p._version for p in model.parameters()]
+    model(torch.randn(2, 4)).sum().backward()
+    wrapper.step()
+    assert all(p._version > v for p, v in zip(model.parameters(), before))

@@ -186,3 +186,24 @@ def test_pickled_and_copied_models_stay_folded():
         for clone in (pickle.loads(pickle.dumps(fused)), copy.deepcopy(fused)):
             assert folded_pairs(clone) == 1
             assert torch.equal(clone(x), expected)
+
+
+def test_training_with_a_fused_optimizer_refreshes_the_fold():
+    """Fused optimizers and BN's running-statistics update write in place without bumping version
+    counters: an eval forward after training must still use the current weights and statistics."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 4, 1))
+    fuse_conv_bn(model, inplace=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.1, fused=True)
+    x = torch.randn(4, 3, 16, 16)
+    for _ in range(2):
+        model.eval()
+        with torch.no_grad():
+            got = model(x)
+            conv, bn = model[0], model[1]
+            want = model[3](torch.relu(type(bn).forward(bn, type(conv).forward(conv, x))))
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+        model.train()
+        opt.zero_grad()
+        model(x).square().mean().backward()
+        opt.step()

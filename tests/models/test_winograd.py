@@ -237,3 +237,21 @@ def test_autocast_runs_direct():
         got = conv(x)
         want = F.conv2d(x, conv.weight, None, padding=2, dilation=2)
     assert torch.equal(got, want)
+
+
+def test_filters_follow_a_fused_optimizer_step():
+    """A fused optimizer writes weights without bumping their version: the next eval must not reuse old filters."""
+    model = winograd_conv(_conv_model(), training=True)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5, fused=True)
+    x = torch.randn(1, 3, 16, 16)
+    conv = model[3]
+    for _ in range(2):
+        model.eval()
+        with torch.no_grad():
+            h = model[:3](x)
+            torch.testing.assert_close(conv(h), F.conv2d(h, conv.weight, None, padding=2, dilation=2),
+                                       rtol=1e-4, atol=1e-4)
+        model.train()
+        opt.zero_grad()
+        model(x).square().mean().backward()
+        opt.step()

@@ -94,6 +94,19 @@ class OptimWrapper:
                 norm = self._clip(params)
                 self.last_grad_norm = float(norm) if norm is not None else None
         self.optimizer.step(**kwargs)
+        self._mark_updated()
+
+    def _mark_updated(self) -> None:
+        """Bump the version counters of the parameters a fused kernel wrote.
+
+        torch's fused optimizers update parameters without bumping their version counters, and the
+        eval-time caches keyed on them (the BatchNorm fold, Winograd filters) must see every step.
+        """
+        for group in self.optimizer.param_groups:
+            if group.get("fused"):
+                for p in group["params"]:
+                    if p.grad is not None:
+                        torch.autograd.graph.increment_version(p)
 
     def zero_grad(self, **kwargs: Any) -> None:
         """Zero the gradients."""
@@ -222,6 +235,7 @@ class AmpOptimWrapper(OptimWrapper):
             self._scaler.update()
         else:
             self.optimizer.step(**kwargs)
+        self._mark_updated()
 
     def state_dict(self) -> dict:
         """Optimizer state plus the loss scaler's state under ``loss_scaler``."""
