@@ -7,11 +7,11 @@ as one batched matrix product, and the results are transformed back. Dilated con
 backbones) run on the d x d polyphase sub-images, where they are ordinary 3x3 convolutions.
 
 Why: on the CPU the convolutions already run at the hardware's peak (oneDNN), so doing fewer
-multiplications is the only way left to make them faster. The outputs agree with the direct
-convolution to ~1e-5 relative (the transforms' rounding), so it is on by default for eval-mode
-forwards on the CPU only (cuDNN picks its own algorithms on a GPU), switchable with
-``winograd = False`` in a config. Like :mod:`seglab.models.fuse`, it changes no parameter or buffer:
-``state_dict()`` and checkpoints are untouched.
+multiplications is the only way left to make them faster. Outputs and gradients agree with the direct
+convolution to ~1e-5 relative (the transforms' float32 rounding; exact in float64), so it is on by
+default on the CPU only (cuDNN picks its own algorithms on a GPU) for evaluation and, with a
+hand-written backward, training; ``winograd_conv = False`` in a config turns it off. Like
+:mod:`seglab.models.fuse`, it changes no parameter or buffer: ``state_dict()`` and checkpoints are untouched.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["winograd_conv", "winograd_conv2d", "winograd_convs"]
+__all__ = ["transform_weight", "winograd_conv", "winograd_conv2d", "winograd_conv2d_autograd", "winograd_convs"]
 
 # F(4x4, 3x3) with interpolation points 0, +-1, +-2 and infinity.
 _BT = ((4, 0, -5, 0, 1, 0), (0, -4, -4, 1, 1, 0), (0, 4, -4, -1, 1, 0),
