@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from seglab.config import Config
+from seglab.config import Config, bool_switch
 from seglab.io.checkpoint import load_checkpoint
 from seglab.models.fuse import fuse_conv_bn as fuse_bn
 from seglab.models.weight_init import without_pretrained
@@ -152,14 +152,9 @@ def init_model(
     model.dataset_meta = meta_from_checkpoint(ckpt, _num_classes(model), source=source, fallback=from_config)
     model.cfg = cfg
     model = model.to(device).eval()
-    switches = {}
-    for key, given in (("fuse_conv_bn", fuse_conv_bn), ("winograd_conv", winograd_conv)):
-        switches[key] = cfg.get(key, True) if given is None else given
-        if not isinstance(switches[key], bool):
-            raise ConfigError(f"{cfg.filename or 'config'}: {key} must be True or False, got {switches[key]!r}")
-    if switches["fuse_conv_bn"]:
+    if bool_switch(cfg, "fuse_conv_bn", given=fuse_conv_bn):
         model = fuse_bn(model, inplace=True)
-    return winograd(model, inplace=True) if switches["winograd_conv"] else model
+    return winograd(model, inplace=True) if bool_switch(cfg, "winograd_conv", given=winograd_conv) else model
 
 
 # Transforms that read ground truth, which an image to predict does not have.

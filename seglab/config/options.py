@@ -122,3 +122,12 @@ class DictAction(argparse.Action):
         except ConfigError as exc:
             parser.error(str(exc))
         setattr(namespace, self.dest, merged)
+
+
+def bool_switch(cfg: Any, key: str, default: bool = True, given: bool | None = None) -> bool:
+    """A run-wide on/off config key (``given`` wins when not None); anything but True/False is a ConfigError."""
+    value = cfg.get(key, default) if given is None else given
+    if not isinstance(value, bool):
+        source = getattr(cfg, "filename", None)
+        raise ConfigError(f"{source + ': ' if source else ''}{key} must be True or False, got {value!r}")
+    return value

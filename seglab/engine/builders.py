@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from seglab.config import bool_switch
 from seglab.models.winograd import winograd_conv
 from seglab.registry import HOOKS, LOOPS, MODELS, VISUALIZERS, ConfigError
 
@@ -29,7 +30,7 @@ from .runtime import check_keys, compile_cfg, to_channels_last
 from .schedulers import ParamScheduler, build_param_schedulers
 
 __all__ = ["RUNTIME_KEYS", "LoopFactory", "TrainParts", "build_hook", "build_hooks", "build_model",
-           "build_optimization", "build_visualizer", "resolve_cfg", "winograd_switch", "wrap_model"]
+           "build_optimization", "build_visualizer", "resolve_cfg", "wrap_model"]
 
 RUNTIME_KEYS = (
     "model", "work_dir", "train_dataloader", "val_dataloader", "test_dataloader", "train_cfg", "val_cfg",
@@ -76,19 +77,6 @@ def resolve_cfg(cfg: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(vis, Mapping) and c.get("vis_backends") is not None:
         c["visualizer"] = dict(vis, vis_backends=c["vis_backends"])
     return c
-
-
-def bool_switch(cfg: Mapping, key: str, default: bool = True) -> bool:
-    """The run-wide on/off config key ``key``; anything but True/False is a ConfigError."""
-    value = cfg.get(key, default)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key} must be True or False, got {value!r}")
-    return value
-
-
-def winograd_switch(cfg: Mapping) -> bool:
-    """``winograd_conv`` (default True): Winograd 3x3 convolutions on the CPU, in training and evaluation."""
-    return bool_switch(cfg, "winograd_conv")
 
 
 # ---- model ----------------------------------------------------------------------------------------

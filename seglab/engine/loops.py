@@ -323,7 +323,7 @@ class _EvalLoop:
         self.winograd_conv = bool(winograd_conv)
         self.compute_loss = False
 
-    def _fold_batchnorm(self, model: nn.Module) -> None:
+    def _inference_fast_paths(self, model: nn.Module) -> None:
         """Fold BatchNorm into the convs and route large 3x3 convs through Winograd, for eval-mode forwards.
 
         Neither changes the state dict or training-mode forwards. A wrapped (DDP) or compiled model is
@@ -373,7 +373,7 @@ class _EvalLoop:
         self.call_hook(f"before_{mode}_epoch")
         was_training = model.training
         model.eval()
-        self._fold_batchnorm(model)
+        self._inference_fast_paths(model)
         step = model.val_step if mode == "val" else model.test_step
         loss_sum, loss_count = 0.0, 0
         bare = getattr(model, "module", model)

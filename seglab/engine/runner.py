@@ -8,6 +8,7 @@ from typing import Any
 from torch import nn
 from torch.utils.data import DataLoader
 
+from seglab.config import bool_switch
 from seglab.registry import ConfigError
 from seglab.unused_arguments import warn_unused
 
@@ -20,7 +21,6 @@ from .builders import (
     build_model,
     build_visualizer,
     resolve_cfg,
-    winograd_switch,
 )
 from .checkpoint import _atomic_write, load_checkpoint, load_state_dict_file, save_checkpoint
 from .hooks import Hook
@@ -72,7 +72,7 @@ class Runner:
         ctx = setup_run(c, device)
         warn_unused("Runner", default_scope=c.get("default_scope", "mmseg"), log_processor=c.get("log_processor"))
         model = build_model(c["model"], ctx, c.get("model_wrapper_cfg"), c.get("compile", False),
-                            bool(c.get("channels_last", False)), winograd_switch(c))
+                            bool(c.get("channels_last", False)), bool_switch(c, "winograd_conv"))
         visualizer = build_visualizer(c.get("visualizer"), ctx)
         hooks = build_hooks(c.get("default_hooks"), c.get("custom_hooks"))
         config = cfg if hasattr(cfg, "pretty_text") else None
