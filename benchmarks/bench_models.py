@@ -17,7 +17,6 @@ and the largest output difference. Also timed: the CamVid training pipeline on r
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import datetime
 import gc
@@ -33,6 +32,10 @@ import time
 import warnings
 from collections.abc import Callable
 from typing import Any
+
+# Sibling modules: this file runs as a script, so its folder is on sys.path.
+from bench_data import TRAIN_PIPELINE, bench_metric, bench_pipeline, camvid_infos, pipeline_libraries
+from bench_timing import interleaved, summarize, use_process_clock
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -195,47 +198,6 @@ def import_libraries() -> tuple[dict, dict]:
         "folded_pairs": seglab.models.folded_pairs,
     }
     return mm, sl
-
-
-# ---------------------------------------------------------------------------------------- timing
-def sync(device: Any) -> None:
-    """Wait for queued GPU work so that wall time covers it."""
-    import torch
-
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-CLOCK = time.perf_counter  # main() switches to time.process_time for --clock process
-
-
-def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int, device: Any) -> dict[str, list[float]]:
-    """Seconds per call of each function; each repeat runs all of them, rotating the order."""
-    names = list(fns)
-    for _ in range(warmup):
-        for n in names:
-            fns[n]()
-    sync(device)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    for r in range(repeats):
-        order = names[r % len(names) :] + names[: r % len(names)]
-        for n in order:
-            sync(device)
-            t0 = CLOCK()
-            fns[n]()
-            sync(device)
-            times[n].append(CLOCK() - t0)
-    return times
-
-
-def summarize(times: dict[str, list[float]], per_item: int = 1) -> dict[str, Any]:
-    """Medians (ms, items/s) and the seglab/MMSeg time ratio."""
-    med = {n: statistics.median(t) for n, t in times.items()}
-    out: dict[str, Any] = {f"{n}_ms": round(1000 * m, 3) for n, m in med.items()}
-    out.update({f"{n}_items_per_s": round(per_item / m, 2) for n, m in med.items()})
-    out["ratio_seglab_over_mmseg"] = round(med["seglab"] / med["mmseg"], 3)
-    out["spread_pct"] = {n: round(100 * (max(t) - min(t)) / med[n], 1) for n, t in times.items()}
-    return out
 
 
 # ---------------------------------------------------------------------------------------- models
@@ -519,94 +481,6 @@ def bench_train_step(name: str, args: argparse.Namespace, mm: dict, sl: dict, ou
                 param_max_abs_diff_after_step_fused_false=plain_diff)
 
 
-# -------------------------------------------------------------------------------------- pipeline
-TRAIN_PIPELINE = [
-    {"type": "LoadImageFromFile"},
-    {"type": "LoadAnnotations"},
-    {"type": "RandomResize", "scale": (480, 360), "ratio_range": (0.5, 2.0), "keep_ratio": True},
-    {"type": "RandomCrop", "crop_size": (352, 480), "cat_max_ratio": 0.75},
-    {"type": "RandomFlip", "prob": 0.5},
-    {"type": "PhotoMetricDistortion"},
-    {"type": "PackSegInputs"},
-]
-
-
-def camvid_infos(args: argparse.Namespace, n: int) -> list[dict]:
-    """Data infos of the first ``n`` CamVid training images (label 11, 'void', ignored)."""
-    files = sorted(os.listdir(osp.join(args.camvid, "train")))[:n]
-    if not files:
-        raise FileNotFoundError(f"no images under {args.camvid}/train; pass --camvid or --skip pipeline")
-    return [
-        {
-            "img_path": osp.join(args.camvid, "train", f),
-            "seg_map_path": osp.join(args.camvid, "trainannot", f),
-            "label_map": {11: 255},
-            "reduce_zero_label": False,
-            "seg_fields": [],
-            "sample_idx": i,
-        }
-        for i, f in enumerate(files)
-    ]
-
-
-def bench_pipeline(args: argparse.Namespace, mm: dict, sl: dict) -> dict:
-    """Items/s of the CamVid training pipeline on the first ``--pipeline-images`` real images."""
-    import numpy as np
-
-    infos = camvid_infos(args, args.pipeline_images)
-    pipes = {
-        "seglab": sl["Compose"]([sl["TRANSFORMS"].build(dict(t)) for t in TRAIN_PIPELINE]),
-        "mmseg": mm["Compose"]([mm["TRANSFORMS"].build(dict(t)) for t in TRAIN_PIPELINE]),
-    }
-
-    def run(pipe: Any) -> Callable[[], None]:
-        def go() -> None:
-            random.seed(0), np.random.seed(0)  # same random draws per pass for both libraries
-            for info in infos:
-                pipe(copy.deepcopy(info))
-
-        return go
-
-    t = interleaved({n: run(p) for n, p in pipes.items()}, args.repeats, args.warmup, "cpu")
-    return dict(summarize(t, len(infos)), images=len(infos), pipeline=[d["type"] for d in TRAIN_PIPELINE])
-
-
-# ---------------------------------------------------------------------------------------- metric
-def bench_metric(args: argparse.Namespace, mm: dict, sl: dict) -> dict:
-    """IoUMetric process + evaluate over random ``--metric-shape`` predictions (19 classes, some ignored)."""
-    import torch
-
-    g = torch.Generator().manual_seed(6)
-    data = []
-    shape = (1, *args.metric_shape)
-    for _ in range(args.metric_samples):
-        gt = torch.randint(0, 19, shape, generator=g)
-        gt[:, :40] = 255
-        pred = torch.where(
-            torch.rand(shape, generator=g) < 0.6,
-            gt.clamp(max=18),
-            torch.randint(0, 19, shape, generator=g),
-        )
-        data.append({"pred_sem_seg": {"data": pred.to(args.device)}, "gt_sem_seg": {"data": gt.to(args.device)}})
-    meta = {"classes": tuple(f"c{i}" for i in range(19))}
-    results: dict[str, dict] = {}
-
-    def run(lib: dict, key: str) -> Callable[[], None]:
-        def go() -> None:
-            metric = lib["METRICS"].build({"type": "IoUMetric", "iou_metrics": ["mIoU", "mDice", "mFscore"]})
-            metric.dataset_meta = meta
-            for d in data:
-                metric.process({}, [d])
-            with contextlib.redirect_stdout(open(os.devnull, "w")):
-                results[key] = metric.evaluate(len(data))
-
-        return go
-
-    t = interleaved({"seglab": run(sl, "seglab"), "mmseg": run(mm, "mmseg")}, args.repeats, args.warmup, args.device)
-    diff = max(abs(float(results["seglab"][k]) - float(results["mmseg"][k])) for k in results["mmseg"])
-    return dict(summarize(t, len(data)), samples=len(data), shape=list(args.metric_shape), max_abs_metric_diff=diff)
-
-
 # ------------------------------------------------------------------------------------------ main
 def environment(args: argparse.Namespace, mm: dict, sl: dict) -> dict:
     """What the numbers were measured on."""
@@ -625,22 +499,6 @@ def environment(args: argparse.Namespace, mm: dict, sl: dict) -> dict:
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
         **pipeline_libraries(),
-    }
-
-
-def pipeline_libraries() -> dict:
-    """Versions of the decoding/augmentation libraries both pipelines use, and seglab's PNG decoder."""
-    import cv2
-    import numpy as np
-
-    from seglab.datasets.transforms import png
-
-    spng = png._pyspng()
-    return {
-        "opencv": cv2.__version__,
-        "opencv_threads": cv2.getNumThreads(),
-        "numpy": np.__version__,
-        "seglab_rgb_png_decoder": f"libspng (pyspng {spng.__version__})" if spng else "opencv (pyspng not installed)",
     }
 
 
@@ -694,8 +552,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.clock == "process":
         if torch.device(args.device).type != "cpu":
             sys.exit("--clock process measures CPU time; use the wall clock on a GPU")
-        global CLOCK
-        CLOCK = time.process_time
+        use_process_clock()
     report: dict[str, Any] = {"environment": environment(args, mm, sl), "args": vars(args), "models": {}}
     t_start = time.perf_counter()
     for name in args.models:
