@@ -307,3 +307,20 @@ def test_fuse_conv_bn_must_be_a_bool(cfg):
     cfg.fuse_conv_bn = "yes"
     with pytest.raises(ConfigError, match="fuse_conv_bn must be True or False"):
         Runner.from_cfg(cfg, device="cpu").test()
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_winograd_conv_through_seglab_train(tmp_path, single_thread, monkeypatch, value):
+    """`seglab train CFG --cfg-options winograd_conv=...` decides whether training runs Winograd convs."""
+    import seglab.models.winograd as winograd_module
+    from seglab import cli
+
+    calls = []
+    real = winograd_module.winograd_conv2d
+    monkeypatch.setattr(winograd_module, "winograd_conv2d", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(winograd_module, "MIN_PIXELS", 0)  # the tiny config's maps
+    data = make_data(str(tmp_path / "data"), n_train=4, n_val=2, size=64)  # 4x4 features: one Winograd tile
+    path = write_config(str(tmp_path / "c.py"), data, str(tmp_path / "w"), iters=2, batch=2, norm="BN",
+                        extra="model['decode_head'].update(channels=128, num_convs=2)\n")
+    assert cli.main(["train", path, "--device", "cpu", "--cfg-options", f"winograd_conv={value}"]) == 0
+    assert bool(calls) == value
