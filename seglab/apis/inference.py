@@ -15,6 +15,7 @@ from torch import nn
 
 from seglab.config import Config, bool_switch
 from seglab.io.checkpoint import load_checkpoint
+from seglab.models.depthwise import blocked_depthwise as blocked_dw
 from seglab.models.fuse import fuse_conv_bn as fuse_bn
 from seglab.models.weight_init import without_pretrained
 from seglab.models.winograd import winograd_conv as winograd
@@ -120,6 +121,7 @@ def init_model(
     cfg_options: Mapping[str, Any] | None = None,
     fuse_conv_bn: bool | None = None,
     winograd_conv: bool | None = None,
+    blocked_depthwise: bool | None = None,
 ) -> nn.Module:
     """Build ``config.model``, load ``checkpoint`` (path or URL) and return it in eval mode on ``device``.
 
@@ -129,6 +131,9 @@ def init_model(
     convolutions for faster eval-mode forwards; the state dict and training-mode forwards are unchanged.
     ``winograd_conv`` (default: the config's ``winograd_conv``, else True) computes large 3x3 convolutions
     by Winograd F(4x4, 3x3) in eval-mode CPU forwards (:mod:`seglab.models.winograd`).
+    ``blocked_depthwise`` (default: the config's ``blocked_depthwise``, else True) computes large 3x3
+    depth-wise convolutions tap by tap on cache-sized channel blocks in eval-mode CPU forwards
+    (:mod:`seglab.models.depthwise`).
     """
     if isinstance(config, (str, Path)):
         cfg = Config.fromfile(config)
@@ -154,6 +159,8 @@ def init_model(
     model = model.to(device).eval()
     if bool_switch(cfg, "fuse_conv_bn", given=fuse_conv_bn):
         model = fuse_bn(model, inplace=True)
+    if bool_switch(cfg, "blocked_depthwise", given=blocked_depthwise):
+        model = blocked_dw(model, inplace=True)
     return winograd(model, inplace=True) if bool_switch(cfg, "winograd_conv", given=winograd_conv) else model
 
 

@@ -37,7 +37,7 @@ RUNTIME_KEYS = (
     "test_cfg", "val_evaluator", "test_evaluator", "optim_wrapper", "param_scheduler", "default_hooks",
     "custom_hooks", "env_cfg", "randomness", "load_from", "resume", "log_level", "log_processor", "visualizer",
     "vis_backends", "default_scope", "launcher", "tta_model", "tta_pipeline", "model_wrapper_cfg", "compile",
-    "channels_last", "fuse_conv_bn", "winograd_conv", "experiment_name", "custom_imports",
+    "channels_last", "fuse_conv_bn", "winograd_conv", "blocked_depthwise", "experiment_name", "custom_imports",
 )
 _DEFAULT_HOOKS = dict(
     timer=dict(type="IterTimerHook"), logger=dict(type="LoggerHook"), param_scheduler=dict(type="ParamSchedulerHook"),
@@ -249,7 +249,7 @@ class LoopFactory:
         cfg = dict(cfg)
         cfg.setdefault("type", "ValLoop" if mode == "val" else "TestLoop")
         if cfg["type"] in ("ValLoop", "TestLoop"):  # the run-wide switch; val_cfg/test_cfg may override it
-            for key in ("fuse_conv_bn", "winograd_conv"):
+            for key in ("fuse_conv_bn", "winograd_conv", "blocked_depthwise"):
                 cfg.setdefault(key, bool_switch(self.cfg, key))
         loader = self.dataloader(loader, f"{mode}_dataloader")
         try:

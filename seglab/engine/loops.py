@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from seglab.models.depthwise import blocked_depthwise
 from seglab.models.fuse import fuse_conv_bn
 from seglab.models.winograd import winograd_conv
 from seglab.registry import LOOPS, METRICS, ConfigError
@@ -307,7 +308,7 @@ class _EvalLoop:
 
     def __init__(self, model: nn.Module, dataloader: DataLoader, evaluator: Any, call_hook: HookCaller,
                  device: str | torch.device = "cpu", fp16: bool = False, fuse_conv_bn: bool = True,
-                 winograd_conv: bool = True) -> None:
+                 winograd_conv: bool = True, blocked_depthwise: bool = True) -> None:
         if not isinstance(dataloader, DataLoader):
             raise TypeError(f"{type(self).__name__} needs a built DataLoader, got {type(dataloader).__name__}")
         self.model = model
@@ -321,10 +322,12 @@ class _EvalLoop:
         self.fp16 = fp16
         self.fuse_conv_bn = bool(fuse_conv_bn)
         self.winograd_conv = bool(winograd_conv)
+        self.blocked_depthwise = bool(blocked_depthwise)
         self.compute_loss = False
 
     def _inference_fast_paths(self, model: nn.Module) -> None:
-        """Fold BatchNorm into the convs and route large 3x3 convs through Winograd, for eval-mode forwards.
+        """Fold BatchNorm into the convs, route large 3x3 convs through Winograd and large depth-wise convs
+        through the blocked path, for eval-mode forwards.
 
         Neither changes the state dict or training-mode forwards. A wrapped (DDP) or compiled model is
         left as it is: its forward is not the module's own.
@@ -333,6 +336,8 @@ class _EvalLoop:
             return
         if self.fuse_conv_bn:
             fuse_conv_bn(model, inplace=True)
+        if self.blocked_depthwise:
+            blocked_depthwise(model, inplace=True)
         if self.winograd_conv:
             winograd_conv(model, inplace=True)
 
@@ -411,8 +416,9 @@ class ValLoop(_EvalLoop):
 
     def __init__(self, model: nn.Module, dataloader: DataLoader, evaluator: Any, call_hook: HookCaller,
                  device: str | torch.device = "cpu", fp16: bool = False, compute_loss: bool = True,
-                 fuse_conv_bn: bool = True, winograd_conv: bool = True) -> None:
-        super().__init__(model, dataloader, evaluator, call_hook, device, fp16, fuse_conv_bn, winograd_conv)
+                 fuse_conv_bn: bool = True, winograd_conv: bool = True, blocked_depthwise: bool = True) -> None:
+        super().__init__(model, dataloader, evaluator, call_hook, device, fp16, fuse_conv_bn, winograd_conv,
+                         blocked_depthwise)
         self.compute_loss = bool(compute_loss)
 
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-__all__ = ["folded_pairs", "fuse_conv_bn", "is_fused"]
+__all__ = ["applied_weight_bias", "folded_pairs", "fuse_conv_bn", "is_fused"]
 
 # Convs whose forward is the stock one, so ``_conv_forward(x, weight, bias)`` is what it computes.
 _PLAIN_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -66,6 +66,13 @@ def _active(conv: nn.Module, bn: _BatchNorm) -> tuple[torch.Tensor, torch.Tensor
         conv.__dict__.pop("_seglab_fold_cache", None)
         return None
     return _folded(conv, bn)
+
+
+def applied_weight_bias(conv: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
+    """The (weight, bias) that ``conv``'s forward applies now, and whether its BatchNorm is folded into them."""
+    bn = conv.__dict__.get(_BN_KEY)
+    folded = None if bn is None else _active(conv, bn)
+    return (conv.weight, conv.bias, False) if folded is None else (*folded, True)
 
 
 class _FoldedForward:

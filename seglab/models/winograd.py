@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["transform_weight", "winograd_conv", "winograd_conv2d", "winograd_conv2d_autograd", "winograd_convs"]
+__all__ = ["autocast_on", "transform_weight", "winograd_conv", "winograd_conv2d", "winograd_conv2d_autograd", "winograd_convs"]
 
 # F(4x4, 3x3) with interpolation points 0, +-1, +-2 and infinity.
 _BT = ((4, 0, -5, 0, 1, 0), (0, -4, -4, 1, 1, 0), (0, 4, -4, -1, 1, 0),
@@ -202,7 +202,7 @@ def _eligible(conv: nn.Module) -> bool:
     )
 
 
-def _autocast_on() -> bool:
+def autocast_on() -> bool:
     """True inside a CPU autocast region, where the products would run in bf16 (torch >= 2.4 API first)."""
     try:
         return torch.is_autocast_enabled("cpu")
@@ -213,7 +213,7 @@ def _autocast_on() -> bool:
 def _worth_it(x: torch.Tensor, weight: torch.Tensor, d: int) -> bool:
     if x.device.type != "cpu" or x.dtype != torch.float32 or weight.dtype != torch.float32 or x.dim() != 4:
         return False
-    if _autocast_on():  # the transforms' products in bf16 err ~3% relative (vs 0.3% for a bf16 conv)
+    if autocast_on():  # the transforms' products in bf16 err ~3% relative (vs 0.3% for a bf16 conv)
         return False
     h, w = x.shape[-2:]
     step = _TILE * d

@@ -134,3 +134,29 @@ def test_bad_arguments_fail_naming_them():
         MixVisionTransformer(out_indices=(0, 4))
     with pytest.raises(ConfigError, match="either pretrained or init_cfg"):
         MixVisionTransformer(pretrained="a.pth", init_cfg=dict(type="Pretrained", checkpoint="b.pth"))
+
+
+def test_mix_ffn_token_path_equals_the_map_path_with_gradients():
+    """The default path (1x1 convs as linear maps of the tokens, depth-wise conv on a channels-last view) computes
+    the plain NCHW path's numbers and gradients; a forward hook on a layer sends it back to the plain path."""
+    torch.manual_seed(0)
+    ffn = MixFFN(embed_dims=6, feedforward_channels=10).double()
+    x = torch.randn(2, 5 * 7, 6, dtype=torch.float64, requires_grad=True)
+    assert ffn._tokens_path()
+    fast = ffn(x, (5, 7))
+    fast.square().sum().backward()
+    grads = [x.grad.clone()] + [p.grad.clone() for p in ffn.parameters()]
+    x.grad = None
+    ffn.zero_grad()
+    seen = []
+    hook = ffn.layers[0].register_forward_hook(lambda m, a, o: seen.append(o.shape))
+    assert not ffn._tokens_path()
+    plain = ffn(x, (5, 7))
+    hook.remove()
+    assert seen == [(2, 10, 5, 7)]
+    plain.square().sum().backward()
+    torch.testing.assert_close(fast, plain, rtol=1e-12, atol=1e-12)
+    for a, b in zip(grads, [x.grad] + [p.grad for p in ffn.parameters()]):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="cannot form a 5x6 map"):
+        ffn(x, (5, 6))

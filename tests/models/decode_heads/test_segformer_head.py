@@ -49,3 +49,60 @@ def test_variant_matches_mmseg():
 def test_other_input_transform_is_refused():
     with pytest.raises(ConfigError, match="multiple_select"):
         SegformerHead(in_channels=[4, 6], in_index=[0, 1], channels=5, num_classes=3, input_transform="resize_concat")
+
+
+def _head_pair(mode: str, align_corners: bool = False) -> tuple[SegformerHead, SegformerHead]:
+    torch.manual_seed(1)
+    kw = dict(in_channels=[4, 6, 8], in_index=[0, 1, 2], channels=5, num_classes=3, dropout_ratio=0.0,
+              interpolate_mode=mode, align_corners=align_corners, norm_cfg=dict(type="BN"))
+    fast, plain = SegformerHead(**kw), SegformerHead(commute_fusion=False, **kw)
+    for bn in (m for m in fast.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.uniform_(-0.5, 0.5), bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.data.uniform_(0.5, 1.5), bn.bias.data.uniform_(-0.3, 0.3)
+    plain.load_state_dict(fast.state_dict())
+    return fast.double(), plain.double()
+
+
+@pytest.mark.parametrize(("mode", "align_corners"), [("bilinear", False), ("bilinear", True), ("nearest", False),
+                                                      ("bicubic", False)])
+def test_commuted_fusion_equals_concat_order_in_eval_and_training(mode, align_corners):
+    """Fusing each level before resizing is the same linear map: equal outputs, losses' gradients and BN statistics."""
+    fast, plain = _head_pair(mode, align_corners)
+    feats = [torch.randn(2, 4, 12, 16, dtype=torch.float64), torch.randn(2, 6, 6, 8, dtype=torch.float64),
+             torch.randn(2, 8, 3, 5, dtype=torch.float64)]
+    calls = []
+    hooks = [h.fusion_conv.conv.register_forward_hook(lambda m, a, o, h=h: calls.append((h is fast, a[0].shape[1:])))
+             for h in (fast, plain)]
+    try:
+        with torch.no_grad():
+            torch.testing.assert_close(fast.eval()(feats), plain.eval()(feats), rtol=1e-12, atol=1e-12)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert calls == [(False, (15, 12, 16))]  # the plain head fused the concatenation; the fast one never built it
+    fast.train(), plain.train()
+    xs = [[f.clone().requires_grad_() for f in feats] for _ in range(2)]
+    target = torch.randn(2, 3, 12, 16, dtype=torch.float64)
+    for head, x in zip((fast, plain), xs):
+        ((head(x) - target) ** 2).sum().backward()
+    for a, b in zip(xs[0], xs[1]):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-10)
+    for (name, p), q in zip(fast.named_parameters(), plain.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-10, atol=1e-10, msg=name)
+    torch.testing.assert_close(fast.fusion_conv.bn.running_var, plain.fusion_conv.bn.running_var)
+
+
+def test_commuted_fusion_with_folded_batchnorm_float32():
+    """With BN folded into the fusion conv (init_model's default), float32 outputs agree to rounding."""
+    from seglab.models import fuse_conv_bn
+
+    fast, plain = (h.float().eval() for h in _head_pair("bilinear"))
+    folded = fuse_conv_bn(fast)
+    feats = [torch.randn(1, 4, 32, 32), torch.randn(1, 6, 16, 16), torch.randn(1, 8, 8, 8)]
+    with torch.no_grad():
+        torch.testing.assert_close(folded(feats), plain(feats), rtol=1e-5, atol=1e-5)
+
+
+def test_commute_fusion_must_be_a_bool():
+    with pytest.raises(ConfigError, match="commute_fusion"):
+        SegformerHead(in_channels=[4, 6], in_index=[0, 1], channels=5, num_classes=3, commute_fusion="yes")
