@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from seglab.config import Config, bool_switch
+from seglab.engine import allocator
 from seglab.io.checkpoint import load_checkpoint
 from seglab.models.fuse import fuse_conv_bn as fuse_bn
 from seglab.models.weight_init import without_pretrained
@@ -120,6 +121,7 @@ def init_model(
     cfg_options: Mapping[str, Any] | None = None,
     fuse_conv_bn: bool | None = None,
     winograd_conv: bool | None = None,
+    retain_heap: bool | None = None,
 ) -> nn.Module:
     """Build ``config.model``, load ``checkpoint`` (path or URL) and return it in eval mode on ``device``.
 
@@ -129,6 +131,8 @@ def init_model(
     convolutions for faster eval-mode forwards; the state dict and training-mode forwards are unchanged.
     ``winograd_conv`` (default: the config's ``winograd_conv``, else True) computes large 3x3 convolutions
     by Winograd F(4x4, 3x3) in eval-mode CPU forwards (:mod:`seglab.models.winograd`).
+    ``retain_heap`` (default: the config's ``retain_heap``, else True) on a CPU ``device`` makes glibc keep
+    freed memory for the next tensors instead of fresh kernel pages (:mod:`seglab.engine.allocator`).
     """
     if isinstance(config, (str, Path)):
         cfg = Config.fromfile(config)
@@ -152,6 +156,8 @@ def init_model(
     model.dataset_meta = meta_from_checkpoint(ckpt, _num_classes(model), source=source, fallback=from_config)
     model.cfg = cfg
     model = model.to(device).eval()
+    if bool_switch(cfg, "retain_heap", given=retain_heap) and torch.device(device).type == "cpu":
+        allocator.retain_freed_memory()
     if bool_switch(cfg, "fuse_conv_bn", given=fuse_conv_bn):
         model = fuse_bn(model, inplace=True)
     return winograd(model, inplace=True) if bool_switch(cfg, "winograd_conv", given=winograd_conv) else model
