@@ -34,6 +34,7 @@ ENVIRONMENT_SKIPS: dict[str, str] = {
     "mmseg-could-not-build": "MMSegmentation 1.2.2 itself could not build this model when the manifest was recorded",
     "no-chromium": "no Chromium on this machine for the browser test (Debian: apt-get install -y chromium)",
     "parity-family-not-implemented": "the golden's model family is not implemented yet (explicit list in test_parity.py)",
+    "no-mallinfo2": "not glibc >= 2.33 (no mallinfo2 to read the heap with; seglab.engine.allocator is glibc-only)",
 }
 
 

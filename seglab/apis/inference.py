@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from seglab.config import Config, bool_switch
+from seglab.engine import allocator
 from seglab.io.checkpoint import load_checkpoint
 from seglab.models.depthwise import blocked_depthwise as blocked_dw
 from seglab.models.fuse import fuse_conv_bn as fuse_bn
@@ -122,6 +123,7 @@ def init_model(
     fuse_conv_bn: bool | None = None,
     winograd_conv: bool | None = None,
     blocked_depthwise: bool | None = None,
+    retain_heap: bool | None = None,
 ) -> nn.Module:
     """Build ``config.model``, load ``checkpoint`` (path or URL) and return it in eval mode on ``device``.
 
@@ -134,6 +136,8 @@ def init_model(
     ``blocked_depthwise`` (default: the config's ``blocked_depthwise``, else True) computes large 3x3
     depth-wise convolutions tap by tap on cache-sized channel blocks in eval-mode CPU forwards
     (:mod:`seglab.models.depthwise`).
+    ``retain_heap`` (default: the config's ``retain_heap``, else True) on a CPU ``device`` makes glibc keep
+    freed memory for the next tensors instead of fresh kernel pages (:mod:`seglab.engine.allocator`).
     """
     if isinstance(config, (str, Path)):
         cfg = Config.fromfile(config)
@@ -157,6 +161,8 @@ def init_model(
     model.dataset_meta = meta_from_checkpoint(ckpt, _num_classes(model), source=source, fallback=from_config)
     model.cfg = cfg
     model = model.to(device).eval()
+    if bool_switch(cfg, "retain_heap", given=retain_heap) and torch.device(device).type == "cpu":
+        allocator.retain_freed_memory()
     if bool_switch(cfg, "fuse_conv_bn", given=fuse_conv_bn):
         model = fuse_bn(model, inplace=True)
     if bool_switch(cfg, "blocked_depthwise", given=blocked_depthwise):

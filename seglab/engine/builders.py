@@ -37,7 +37,8 @@ RUNTIME_KEYS = (
     "test_cfg", "val_evaluator", "test_evaluator", "optim_wrapper", "param_scheduler", "default_hooks",
     "custom_hooks", "env_cfg", "randomness", "load_from", "resume", "log_level", "log_processor", "visualizer",
     "vis_backends", "default_scope", "launcher", "tta_model", "tta_pipeline", "model_wrapper_cfg", "compile",
-    "channels_last", "fuse_conv_bn", "winograd_conv", "blocked_depthwise", "experiment_name", "custom_imports",
+    "channels_last", "fuse_conv_bn", "winograd_conv", "blocked_depthwise", "retain_heap", "experiment_name",
+    "custom_imports",
 )
 _DEFAULT_HOOKS = dict(
     timer=dict(type="IterTimerHook"), logger=dict(type="LoggerHook"), param_scheduler=dict(type="ParamSchedulerHook"),

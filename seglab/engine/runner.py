@@ -12,6 +12,7 @@ from seglab.config import bool_switch
 from seglab.registry import ConfigError
 from seglab.unused_arguments import warn_unused
 
+from . import allocator
 from .builders import (
     RUNTIME_KEYS,
     LoopFactory,
@@ -70,6 +71,8 @@ class Runner:
         c = resolve_cfg(cfg)
         import_modules(c.get("custom_imports"))
         ctx = setup_run(c, device)
+        if bool_switch(c, "retain_heap") and ctx.device.type == "cpu":
+            allocator.retain_freed_memory()  # process-wide: freed tensors' memory stays mapped for the next ones
         warn_unused("Runner", default_scope=c.get("default_scope", "mmseg"), log_processor=c.get("log_processor"))
         model = build_model(c["model"], ctx, c.get("model_wrapper_cfg"), c.get("compile", False),
                             bool(c.get("channels_last", False)), bool_switch(c, "winograd_conv"))
