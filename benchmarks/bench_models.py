@@ -35,7 +35,7 @@ from typing import Any
 
 # Sibling modules: this file runs as a script, so its folder is on sys.path.
 from bench_data import TRAIN_PIPELINE, bench_metric, bench_pipeline, camvid_infos, pipeline_libraries
-from bench_timing import interleaved, summarize, use_process_clock
+from bench_timing import interleaved, summarize, use_isolated_processes, use_process_clock
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -121,8 +121,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="size of each random prediction for the metric (default: 512 512)")
     p.add_argument("--seglab-infer", choices=["default", "plain"], default="default",
                    help="seglab inference path: 'default' = what init_model picks (BatchNorm folded into the "
-                        "convs, fuse_conv_bn; large 3x3 convs by Winograd on the CPU, winograd_conv), "
+                        "convs, fuse_conv_bn; large depth-wise convs by channel blocks, blocked_depthwise; large "
+                        "3x3 convs by Winograd on the CPU, winograd_conv), "
                         "'plain' = the stock model (default: default)")
+    p.add_argument("--retain-heap", choices=["on", "off"], default="on",
+                   help="'on' applies seglab's CPU default retain_heap (glibc keeps freed memory for the next "
+                        "tensors); it is process-wide, so without --isolate MMSeg's timings get it too (default: on)")
+    p.add_argument("--isolate", action="store_true",
+                   help="CPU: time each library in its own forked process (same models, same interleaving), so "
+                        "that each runs with its own process-wide settings, as its users get it: seglab's with "
+                        "retain_heap (per --retain-heap), MMSeg's with glibc's defaults")
     p.add_argument("--infer-mode", choices=["tensor", "predict"], default="tensor",
                    help="time model(x, mode='tensor') (the network) or mode='predict' (plus resizing to the "
                         "original shape and argmax) (default: tensor)")
@@ -194,6 +202,7 @@ def import_libraries() -> tuple[dict, dict]:
         "Config": Config,
         "fuse_conv_bn": seglab.models.fuse_conv_bn,
         "winograd_conv": seglab.models.winograd_conv,
+        "blocked_depthwise": seglab.models.blocked_depthwise,
         "winograd_convs": seglab.models.winograd_convs,
         "folded_pairs": seglab.models.folded_pairs,
     }
@@ -300,7 +309,9 @@ def bench_model(name: str, args: argparse.Namespace, mm: dict, sl: dict) -> dict
         ours.eval(), ref.eval()
         h, w = hw(args.size)
         # Copies: training stays plain. 'default' is init_model's path: BN folded, Winograd 3x3 convs (CPU).
-        fast = sl["winograd_conv"](sl["fuse_conv_bn"](ours)) if args.seglab_infer == "default" else ours
+        fast = ours
+        if args.seglab_infer == "default":
+            fast = sl["winograd_conv"](sl["blocked_depthwise"](sl["fuse_conv_bn"](ours)), inplace=True)
         x = torch.randn(args.batch, 3, h, w, generator=torch.Generator().manual_seed(3)).to(args.device)
         if args.infer_mode == "predict":
             from mmengine.config import ConfigDict
@@ -537,6 +548,14 @@ def print_table(report: dict) -> None:
             )
 
 
+def _library_defaults(name: str, args: argparse.Namespace) -> None:
+    """Process-wide settings of the library timed as ``name``: seglab's CPU runs apply retain_heap."""
+    if name.startswith("seglab") and args.retain_heap == "on":
+        from seglab.engine.allocator import retain_freed_memory
+
+        print(f"retain_heap for {name}: {'applied' if retain_freed_memory() else 'not available here'}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run the selected benchmarks and return (and optionally write) the report."""
     args = parse_args(argv)
@@ -549,6 +568,12 @@ def main(argv: list[str] | None = None) -> dict:
         import cv2
 
         cv2.setNumThreads(args.opencv_threads)
+    if args.isolate:
+        if torch.device(args.device).type != "cpu":
+            sys.exit("--isolate forks the timed processes; it is for the CPU")
+        use_isolated_processes(lambda name: _library_defaults(name, args))
+    elif args.retain_heap == "on" and torch.device(args.device).type == "cpu":
+        _library_defaults("seglab", args)
     if args.clock == "process":
         if torch.device(args.device).type != "cpu":
             sys.exit("--clock process measures CPU time; use the wall clock on a GPU")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import statistics
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -25,8 +27,74 @@ def use_process_clock() -> None:
     CLOCK = time.process_time
 
 
+# None: every function runs in this process. A callable: each function runs in its own forked process,
+# which first calls ISOLATE(name) (``--isolate``).
+ISOLATE: Callable[[str], None] | None = None
+
+
+def use_isolated_processes(prepare: Callable[[str], None]) -> None:
+    """Run each timed function in its own forked process, set up by ``prepare(name)`` (``--isolate``, CPU)."""
+    global ISOLATE
+    ISOLATE = prepare
+
+
+def _worker(conn: Any, name: str, fn: Callable[[], Any], warmup: int) -> None:
+    """A forked process that times ``fn`` on request with its own clock (process time covers only itself)."""
+    try:
+        ISOLATE(name)
+        for _ in range(warmup):
+            fn()
+        conn.send(("ready", None))
+        while conn.recv():
+            t0 = CLOCK()
+            fn()
+            conn.send(("time", CLOCK() - t0))
+    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def _interleaved_isolated(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int) -> dict[str, list[float]]:
+    """:func:`interleaved` with one forked process per function, the same rotation of the order."""
+    ctx = multiprocessing.get_context("fork")  # the children inherit the built models and closures
+    conns, procs = {}, []
+    try:
+        for name, fn in fns.items():  # one at a time: a warm-up never overlaps another's
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_worker, args=(child, name, fn, warmup), daemon=True)
+            proc.start()
+            procs.append(proc)
+            conns[name] = parent
+            _reply(parent, name)
+        names = list(fns)
+        times: dict[str, list[float]] = {n: [] for n in names}
+        for r in range(repeats):
+            for n in names[r % len(names):] + names[: r % len(names)]:
+                conns[n].send(True)
+                times[n].append(_reply(conns[n], n))
+        return times
+    finally:
+        for conn in conns.values():
+            try:
+                conn.send(False)
+            except (BrokenPipeError, OSError):
+                pass
+        for proc in procs:
+            proc.join(timeout=60)
+
+
+def _reply(conn: Any, name: str) -> Any:
+    kind, value = conn.recv()
+    if kind == "error":
+        raise RuntimeError(f"timed function {name!r} failed in its process:\n{value}")
+    return value
+
+
 def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int, device: Any) -> dict[str, list[float]]:
     """Seconds per call of each function; each repeat runs all of them, rotating the order."""
+    if ISOLATE is not None:
+        return _interleaved_isolated(fns, repeats, warmup)
     names = list(fns)
     for _ in range(warmup):
         for n in names:
