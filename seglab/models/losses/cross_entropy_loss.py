@@ -30,7 +30,7 @@ def cross_entropy(
     ``avg_non_ignore``); with ``class_weight`` it divides by the summed class weight of those pixels.
     ``weight`` (N, H, W) multiplies each pixel's loss (e.g. from OHEM).
     """
-    loss = F.cross_entropy(pred, label, weight=class_weight, reduction="none", ignore_index=ignore_index)
+    loss = _per_pixel_cross_entropy(pred, label, class_weight, ignore_index)
     if avg_factor is None and reduction == "mean":
         if class_weight is None:
             ignored = int((label == ignore_index).sum()) if avg_non_ignore else 0
@@ -46,6 +46,25 @@ def cross_entropy(
     if weight is not None:
         weight = weight.float()
     return weight_reduce_loss(loss, weight=weight, reduction=reduction, avg_factor=avg_factor)
+
+
+def _per_pixel_cross_entropy(pred: torch.Tensor, label: torch.Tensor, class_weight: torch.Tensor | None,
+                             ignore_index: int) -> torch.Tensor:
+    """``F.cross_entropy(..., reduction='none')``; a channels-last (N, C, H, W) map runs as (N*H*W, C) rows.
+
+    Those rows are a view of a channels-last map, and their log-softmax reads contiguous classes: on the
+    CPU ~3x faster for forward + backward than the NCHW kernel, to which F.cross_entropy would first copy
+    the whole map. The decode heads hand their training logits over in that layout (see
+    ``BaseDecodeHead.loss_by_feat``).
+    """
+    if (pred.dim() == 4 and pred.shape[1] > 1 and not pred.is_contiguous()
+            and pred.is_contiguous(memory_format=torch.channels_last)
+            and label.shape == (pred.shape[0], *pred.shape[2:])):
+        n, c, h, w = pred.shape
+        rows = pred.permute(0, 2, 3, 1).reshape(-1, c)
+        loss = F.cross_entropy(rows, label.reshape(-1), weight=class_weight, reduction="none", ignore_index=ignore_index)
+        return loss.view(n, h, w)
+    return F.cross_entropy(pred, label, weight=class_weight, reduction="none", ignore_index=ignore_index)
 
 
 def _expand_onehot_labels(

@@ -75,3 +75,51 @@ def test_class_weight_from_npy_file(tmp_path):
     assert CrossEntropyLoss(class_weight=str(path)).class_weight == [1.0, 2.0]
     with pytest.raises(ConfigError, match="does not exist"):
         CrossEntropyLoss(class_weight=str(tmp_path / "missing.npy"))
+
+
+@pytest.mark.parametrize("class_weight", [None, [0.5, 2.0, 1.0, 0.7]])
+def test_channels_last_logits_give_the_same_loss_and_gradients(class_weight):
+    """A channels-last map runs as (pixels, classes) rows: same per-pixel losses, mean and gradients."""
+    from seglab.models.losses.cross_entropy_loss import cross_entropy
+
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(2, 4, 5, 7, generator=g, dtype=torch.float64)
+    label = torch.randint(0, 4, (2, 5, 7), generator=g)
+    label[0, 1, :4] = 255
+    cw = None if class_weight is None else torch.tensor(class_weight, dtype=torch.float64)
+    results = []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        x = logits.clone(memory_format=layout).requires_grad_()
+        per_pixel = cross_entropy(x, label, class_weight=cw, reduction="none", ignore_index=255)
+        mean = cross_entropy(x, label, class_weight=cw, ignore_index=255, avg_non_ignore=True)
+        mean.backward()
+        results.append((per_pixel, mean, x.grad))
+    assert logits.contiguous(memory_format=torch.channels_last).is_contiguous() is False  # the row path was taken
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    assert results[0][0].shape == (2, 5, 7) and float(results[0][0][0, 1, 0]) == 0.0
+
+
+def test_decode_head_losses_same_in_either_logit_layout(monkeypatch):
+    """BaseDecodeHead.loss_by_feat makes CPU logits channels-last before the resize; the losses do not change."""
+    from seglab.models.decode_heads import FCNHead
+    from seglab.structures import PixelData, SegDataSample
+
+    torch.manual_seed(0)
+    head = FCNHead(in_channels=4, channels=4, num_classes=3, num_convs=1, dropout_ratio=0.0)
+    logits = torch.randn(2, 3, 4, 6, requires_grad=True)
+    samples = []
+    for _ in range(2):
+        s = SegDataSample()
+        s.gt_sem_seg = PixelData(data=torch.randint(0, 3, (1, 16, 24)))
+        samples.append(s)
+    seen = []
+    real = F.cross_entropy
+    monkeypatch.setattr(F, "cross_entropy", lambda x, *a, **k: seen.append(x.dim()) or real(x, *a, **k))
+    fast = head.loss_by_feat(logits, samples)
+    assert seen == [2]  # (pixels, classes) rows
+    monkeypatch.setattr(torch.Tensor, "contiguous", lambda self, memory_format=None: self)  # keep NCHW
+    plain = head.loss_by_feat(logits, samples)
+    assert seen == [2, 4]
+    for key in ("loss_ce", "acc_seg"):
+        torch.testing.assert_close(fast[key], plain[key], rtol=1e-6, atol=1e-6)
