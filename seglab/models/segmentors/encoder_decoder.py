@@ -227,7 +227,10 @@ class EncoderDecoder(BaseSegmentor):
                 y2 = min(h_idx * h_stride + h_crop, h_img)
                 x2 = min(w_idx * w_stride + w_crop, w_img)
                 boxes.append((max(y2 - h_crop, 0), max(x2 - w_crop, 0), y2, x2))
-        preds = inputs.new_zeros((batch_size, self.out_channels, h_img, w_img))
+        # The windows' logits come channels-last on the CPU (BaseDecodeHead.predict_by_feat): sum them in
+        # that layout, so that the sum and the argmax after it read contiguous classes.
+        layout = torch.channels_last if inputs.device.type == "cpu" else torch.contiguous_format
+        preds = inputs.new_zeros((batch_size, self.out_channels, h_img, w_img)).contiguous(memory_format=layout)
         count = inputs.new_zeros((batch_size, 1, h_img, w_img))
         for start in range(0, len(boxes), window_batch):
             chunk = boxes[start : start + window_batch]

@@ -286,3 +286,33 @@ def test_slide_window_batch_size_is_checked():
     model = make_model(mode="slide", crop_size=(24, 32), stride=(16, 20), batch_size=0).eval()
     with pytest.raises(ConfigError, match="test_cfg.batch_size"):
         model.inference(torch.zeros(1, 3, 30, 40), [dict(ori_shape=(30, 40))])
+
+
+@pytest.mark.parametrize("mode", ["whole", "slide"])
+def test_cpu_predict_logits_are_channels_last_with_the_nchw_values(mode):
+    """On the CPU predict resizes and averages the logits channels-last (faster resize and argmax): the same
+    values and predictions as the NCHW computation, only the strides differ."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    test_cfg = dict(mode="whole") if mode == "whole" else dict(mode="slide", crop_size=(24, 32), stride=(16, 20))
+    model = make_model(**test_cfg).eval()
+    x = torch.randn(2, 3, 40, 52)
+    metas = [dict(ori_shape=(40, 52), img_shape=(40, 52), pad_shape=(40, 52)) for _ in range(2)]
+    with torch.no_grad():
+        logits = model.inference(x, metas)
+        assert logits.is_contiguous(memory_format=torch.channels_last) and not logits.is_contiguous()
+        if mode == "whole":
+            ref = F.interpolate(model.decode_head(model.extract_feat(x)), size=(40, 52), mode="bilinear")
+        else:  # every window through the NCHW path, summed and divided in NCHW
+            ref, count = torch.zeros(2, 5, 40, 52), torch.zeros(2, 1, 40, 52)
+            for y1, x1 in [(0, 0), (0, 20), (16, 0), (16, 20)]:
+                crop = x[:, :, y1:y1 + 24, x1:x1 + 32]
+                ref[:, :, y1:y1 + 24, x1:x1 + 32] += F.interpolate(model.decode_head(model.extract_feat(crop)),
+                                                                   size=(24, 32), mode="bilinear")
+                count[:, :, y1:y1 + 24, x1:x1 + 32] += 1
+            ref = ref / count
+        torch.testing.assert_close(logits, ref, rtol=1e-5, atol=1e-6)
+        samples = model.predict(x, [SegDataSample(metainfo=m) for m in metas])
+    for s, r in zip(samples, ref):
+        assert torch.equal(s.pred_sem_seg.data, r.argmax(0, keepdim=True))
