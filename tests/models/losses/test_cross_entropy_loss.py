@@ -106,12 +106,12 @@ def test_decode_head_losses_same_in_either_logit_layout(monkeypatch):
     from seglab.structures import PixelData, SegDataSample
 
     torch.manual_seed(0)
-    head = FCNHead(in_channels=4, channels=4, num_classes=3, num_convs=1, dropout_ratio=0.0)
-    logits = torch.randn(2, 3, 4, 6, requires_grad=True)
+    head = FCNHead(in_channels=4, channels=4, num_classes=16, num_convs=1, dropout_ratio=0.0)
+    logits = torch.randn(2, 16, 4, 6, requires_grad=True)
     samples = []
     for _ in range(2):
         s = SegDataSample()
-        s.gt_sem_seg = PixelData(data=torch.randint(0, 3, (1, 16, 24)))
+        s.gt_sem_seg = PixelData(data=torch.randint(0, 16, (1, 16, 24)))
         samples.append(s)
     seen = []
     real = F.cross_entropy
@@ -123,3 +123,18 @@ def test_decode_head_losses_same_in_either_logit_layout(monkeypatch):
     assert seen == [2, 4]
     for key in ("loss_ce", "acc_seg"):
         torch.testing.assert_close(fast[key], plain[key], rtol=1e-6, atol=1e-6)
+
+
+def test_few_classes_keep_nchw_logits(monkeypatch):
+    """Below 16 classes the channels-last loss measured slower, so the logits stay NCHW."""
+    from seglab.models.decode_heads import FCNHead
+    from seglab.structures import PixelData, SegDataSample
+
+    head = FCNHead(in_channels=4, channels=4, num_classes=11, num_convs=1, dropout_ratio=0.0)
+    s = SegDataSample()
+    s.gt_sem_seg = PixelData(data=torch.randint(0, 11, (1, 16, 24)))
+    seen = []
+    real = F.cross_entropy
+    monkeypatch.setattr(F, "cross_entropy", lambda x, *a, **k: seen.append(x.dim()) or real(x, *a, **k))
+    head.loss_by_feat(torch.randn(1, 11, 4, 6), [s])
+    assert seen == [4]
