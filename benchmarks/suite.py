@@ -1,7 +1,8 @@
 """``python -m benchmarks``: seglab's own throughput for a list of configs, each as a share of the device's peak.
 
 Per config: inference images/s and latency p50/p90 of ``model.predict`` through the path ``init_model``
-picks (``seglab.tools.benchmark.benchmark_model``), peak memory (CUDA max allocated or process RSS),
+picks (``seglab.tools.benchmark.benchmark_model``), peak memory (CUDA max allocated, or on the CPU the peak
+RSS of a forked process that runs only this config),
 forward FLOPs (torch's FlopCounterMode) and the achieved FLOP/s as a share of the fp32 matmul peak
 measured in the same process. Also IoUMetric throughput, and for ``--train-configs`` the end-to-end training iterations/s and images/s
 (data loading with ``--workers`` workers + step + optimizer). Writes JSON + Markdown into
@@ -12,11 +13,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import multiprocessing
 import os
 import os.path as osp
 import platform
 import tempfile
 import time
+import traceback
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -67,6 +71,38 @@ def bench_config(config: str, shape: tuple[int, int], batch: int, iters: int, wa
                 winograd_convs=winograd_convs(model),
                 gflops_per_image=flops / 1e9, achieved_gflop_per_s=achieved / 1e9,
                 share_of_matmul_peak=achieved / peak, **result)
+
+
+def _reset_peak_rss() -> None:
+    """Start the process's peak RSS from its current RSS (Linux >= 4.0): a fork inherits the parent's peak."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:  # not Linux: the peak then includes the parent's
+        pass
+
+
+def _child(conn: Any, fn: Callable[..., Any], args: tuple) -> None:
+    try:
+        _reset_peak_rss()
+        conn.send(("ok", fn(*args)))
+    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def in_fresh_process(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a forked child (CPU): its peak RSS is then this config's, not the largest earlier one's."""
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_child, args=(child, fn, args), daemon=True)
+    proc.start()
+    kind, value = parent.recv()
+    proc.join()
+    if kind == "error":
+        raise RuntimeError(f"{getattr(fn, '__name__', fn)} failed in its process:\n{value}")
+    return value
 
 
 def bench_training(config: str, iters: int, workers: int, data_root: str | None, device: torch.device,
@@ -188,7 +224,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          device_name=torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()),
         args=vars(args), matmul_peak_gflop_per_s=peak / 1e9, inference=[])
     for config in args.configs:
-        r = bench_config(config, tuple(args.shape), args.batch_size, args.iters, args.warmup, device, peak)
+        bench_args = (config, tuple(args.shape), args.batch_size, args.iters, args.warmup, device, peak)
+        # On the CPU each config runs in a forked child, so that the process's peak RSS it reports is its own
+        # (a GPU reports the allocator's peak, reset per config; CUDA cannot be forked).
+        r = in_fresh_process(bench_config, *bench_args) if device.type == "cpu" else bench_config(*bench_args)
         report["inference"].append(r)
         print(json.dumps(r), flush=True)
     report["training"] = []

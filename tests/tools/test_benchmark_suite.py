@@ -52,3 +52,34 @@ def test_suite_times_end_to_end_training_after_the_first_iteration(tmp_path, one
     assert t["images_per_s"] == pytest.approx(2 * t["iters_per_s"])
     assert "training config (end to end)" in (tmp_path / "out" / "t.md").read_text()
     assert not (tmp_path / "w").exists()  # its own temporary work_dir, nothing left behind
+
+
+def test_cpu_configs_run_in_their_own_process_so_peak_memory_is_their_own(tmp_path, one_thread):
+    """A large allocation before the config does not show up in the config's peak RSS."""
+    import mmap
+    import os
+
+    import _tiny_seg
+
+    from benchmarks import suite
+
+    config, _ = _tiny_seg.write_setup(str(tmp_path))
+    log = tmp_path / "pids"
+    real = suite.bench_config
+    args = ["--configs", config, "--shape", "32", "48", "--iters", "1", "--warmup", "0", "--metric-samples", "0",
+            "--device", "cpu", "--out-dir", str(tmp_path / "out"), "--name", "p"]
+    try:
+        suite.bench_config = lambda *a: log.open("a").write(f"{os.getpid()}\n") and real(*a)
+        small = main(args)["inference"][0]["peak_memory_mb"]
+        # 600 MiB resident in this process, then unmapped: its peak RSS rises, its RSS does not stay up
+        # (an anonymous mapping of its own, whatever malloc settings this test process has).
+        big = mmap.mmap(-1, 600 << 20)
+        for offset in range(0, 600 << 20, 4096):
+            big[offset] = 1
+        big.close()
+        after = main(args)["inference"][0]["peak_memory_mb"]
+    finally:
+        suite.bench_config = real
+    pids = log.read_text().split()
+    assert len(pids) == 2 and str(os.getpid()) not in pids
+    assert after < small + 300  # had it run here, the 600 MiB peak of this process would have been reported
