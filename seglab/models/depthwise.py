@@ -18,7 +18,7 @@ import copy
 import torch
 from torch import nn
 
-from .winograd import autocast_on
+from .conv_paths import cpu_float32, same_3x3
 
 __all__ = ["blocked_depthwise", "blocked_depthwise_convs", "blocked_depthwise_conv2d"]
 
@@ -67,20 +67,11 @@ def blocked_depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.
 
 def _eligible(conv: nn.Module) -> bool:
     """A plain 3x3, stride-1, 'same'-padded depth-wise 2D convolution (one filter per channel)."""
-    return (
-        isinstance(conv, nn.Conv2d) and type(conv)._conv_forward is nn.Conv2d._conv_forward
-        and conv.kernel_size == (3, 3) and conv.stride == (1, 1)
-        and conv.groups == conv.in_channels == conv.out_channels
-        and conv.dilation[0] == conv.dilation[1] and conv.padding == conv.dilation
-        and conv.padding_mode == "zeros" and isinstance(conv.weight, nn.Parameter)
-        and not hasattr(conv, "parametrizations") and not hasattr(conv, "weight_orig")
-    )
+    return same_3x3(conv) and conv.groups == conv.in_channels == conv.out_channels
 
 
 def _worth_it(x: torch.Tensor, weight: torch.Tensor, d: int) -> bool:
-    if x.device.type != "cpu" or x.dtype != torch.float32 or weight.dtype != torch.float32 or x.dim() != 4:
-        return False
-    if autocast_on() or not x.is_contiguous():  # channels-last maps: oneDNN's NHWC kernel is the fast one
+    if not cpu_float32(x, weight) or not x.is_contiguous():  # channels-last: oneDNN's NHWC kernel is the fast one
         return False
     c, h, w = x.shape[1:]
     return h * w >= MIN_AREA or c * h * w >= MIN_ELEMENTS or (d > 1 and c * h * w >= MIN_DILATED_ELEMENTS)

@@ -16,6 +16,8 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from .conv_paths import plain_weight
+
 __all__ = ["applied_weight_bias", "folded_pairs", "fuse_conv_bn", "is_fused"]
 
 # Convs whose forward is the stock one, so ``_conv_forward(x, weight, bias)`` is what it computes.
@@ -96,9 +98,7 @@ def _foldable(conv: nn.Module, bn: nn.Module) -> bool:
     return (
         type(conv) in _PLAIN_CONVS and isinstance(bn, _BatchNorm) and bn.track_running_stats
         and bn.running_mean is not None and bn.num_features == conv.out_channels
-        # spectral_norm/weight_norm recompute ``weight`` from other parameters in every forward.
-        and isinstance(conv.weight, nn.Parameter) and not hasattr(conv, "weight_orig")
-        and not hasattr(conv, "parametrizations")
+        and plain_weight(conv)
         and _BN_KEY not in conv.__dict__ and _CONV_KEY not in bn.__dict__
     )
 

@@ -22,7 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["autocast_on", "transform_weight", "winograd_conv", "winograd_conv2d", "winograd_conv2d_autograd", "winograd_convs"]
+from .conv_paths import cpu_float32, same_3x3
+
+__all__ = ["transform_weight", "winograd_conv", "winograd_conv2d", "winograd_conv2d_autograd", "winograd_convs"]
 
 # F(4x4, 3x3) with interpolation points 0, +-1, +-2 and infinity.
 _BT = ((4, 0, -5, 0, 1, 0), (0, -4, -4, 1, 1, 0), (0, 4, -4, -1, 1, 0),
@@ -192,28 +194,14 @@ def winograd_conv2d_autograd(x: torch.Tensor, weight: torch.Tensor, bias: torch.
 def _eligible(conv: nn.Module) -> bool:
     """A plain 3x3, stride-1, 'same'-padded, ungrouped 2D convolution with enough channels."""
     return (
-        isinstance(conv, nn.Conv2d) and type(conv)._conv_forward is nn.Conv2d._conv_forward
-        and conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.groups == 1
-        and conv.dilation[0] == conv.dilation[1] and conv.padding == conv.dilation
-        and conv.padding_mode == "zeros" and min(conv.in_channels, conv.out_channels) >= MIN_CHANNELS
+        same_3x3(conv) and conv.groups == 1 and min(conv.in_channels, conv.out_channels) >= MIN_CHANNELS
         and conv.in_channels * conv.out_channels >= MIN_CHANNEL_PRODUCT
-        and isinstance(conv.weight, nn.Parameter) and not hasattr(conv, "parametrizations")
-        and not hasattr(conv, "weight_orig")
     )
 
 
-def autocast_on() -> bool:
-    """True inside a CPU autocast region, where the products would run in bf16 (torch >= 2.4 API first)."""
-    try:
-        return torch.is_autocast_enabled("cpu")
-    except TypeError:  # torch < 2.4
-        return torch.is_autocast_cpu_enabled()
-
-
 def _worth_it(x: torch.Tensor, weight: torch.Tensor, d: int) -> bool:
-    if x.device.type != "cpu" or x.dtype != torch.float32 or weight.dtype != torch.float32 or x.dim() != 4:
-        return False
-    if autocast_on():  # the transforms' products in bf16 err ~3% relative (vs 0.3% for a bf16 conv)
+    # Not under autocast: the transforms' products in bf16 err ~3% relative (vs 0.3% for a bf16 conv).
+    if not cpu_float32(x, weight):
         return False
     h, w = x.shape[-2:]
     step = _TILE * d

@@ -150,12 +150,9 @@ class BaseDecodeHead(nn.Module):
     def loss_by_feat(self, seg_logits: torch.Tensor, batch_data_samples: list[SegDataSample]) -> dict[str, torch.Tensor]:
         """Losses and pixel accuracy of logits (N, C, h, w) against labels (N, 1, H, W)."""
         seg_label = self._stack_batch_gt(batch_data_samples)
-        if seg_logits.device.type == "cpu" and seg_logits.dim() == 4 and seg_logits.shape[1] >= 16:
-            # Channels-last before the resize (a copy of the small map, if any): the resize and the softmax
-            # cross entropy over classes both run faster on the CPU in that layout, forward + backward at
-            # 4x360x480 from 1/8 size: 19 classes 128 -> 81 ms, 150 classes 1.06 -> 0.43 s. Below 16
-            # classes it is slower (11 classes: 68 -> 203 ms), so those stay NCHW. Values are the same.
-            seg_logits = seg_logits.contiguous(memory_format=torch.channels_last)
+        # Forward + backward of the resize and the softmax cross entropy at 4x360x480 from 1/8 size: 19 classes
+        # 128 -> 81 ms, 150 classes 1.06 -> 0.43 s; below 16 classes slower (11: 68 -> 203 ms), so NCHW.
+        seg_logits = _channels_last_on_cpu(seg_logits, min_classes=16)
         seg_logits = resize(seg_logits, size=seg_label.shape[2:], mode="bilinear", align_corners=self.align_corners)
         seg_weight = self.sampler.sample(seg_logits, seg_label) if self.sampler is not None else None
         seg_label = seg_label.squeeze(1)
@@ -176,12 +173,20 @@ class BaseDecodeHead(nn.Module):
         """Resize logits to the batch's padded input shape."""
         meta = batch_img_metas[0]
         size = meta["pad_shape"][:2] if "pad_shape" in meta else meta["img_shape"][:2]
-        if seg_logits.device.type == "cpu" and seg_logits.dim() == 4 and seg_logits.shape[1] > 1:
-            # Channels-last (a copy of the small map): on the CPU the resize runs ~3x and the argmax over
-            # classes that follows ~3.5x faster in that layout (150 classes at 512x512: 280 -> 80 ms);
-            # the values are the same, only the strides of the (N, C, H, W) result differ.
-            seg_logits = seg_logits.contiguous(memory_format=torch.channels_last)
+        # The resize ~3x and the argmax over classes after it ~3.5x faster (150 classes at 512x512: 280 -> 80 ms).
+        seg_logits = _channels_last_on_cpu(seg_logits, min_classes=2)
         return resize(seg_logits, size=size, mode="bilinear", align_corners=self.align_corners)
+
+
+def _channels_last_on_cpu(logits: torch.Tensor, min_classes: int) -> torch.Tensor:
+    """CPU logits (N, C, h, w) with at least ``min_classes`` classes as channels-last (a copy of the small map).
+
+    The resize to the labels' or the input's size and the per-pixel work over classes that follows (softmax
+    cross entropy, argmax) read contiguous classes in that layout; the values are the same, only strides differ.
+    """
+    if logits.device.type == "cpu" and logits.dim() == 4 and logits.shape[1] >= min_classes:
+        return logits.contiguous(memory_format=torch.channels_last)
+    return logits
 
 
 def binary_setting(head: nn.Module) -> str:

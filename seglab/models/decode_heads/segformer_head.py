@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ...registry import MODELS, ConfigError
+from ..conv_paths import plain_weight
 from ..fuse import applied_weight_bias
 from ..layers import ConvModule, resize
 from .decode_head import BaseDecodeHead
@@ -65,21 +66,20 @@ class SegformerHead(BaseDecodeHead):
         conv = fusion.conv
         return (type(conv) is nn.Conv2d and conv.kernel_size == (1, 1) and conv.stride == (1, 1)
                 and conv.padding == (0, 0) and conv.groups == 1 and fusion.order == ("conv", "norm", "act")
-                and not hasattr(conv, "weight_orig") and not hasattr(conv, "parametrizations"))
+                and plain_weight(conv))
 
     def _fuse_then_resize(self, projected: list[torch.Tensor], size: torch.Size) -> torch.Tensor:
         """fusion_conv(cat(resize(p_i))) computed as sum_i resize(conv_i(p_i)), then the norm and activation."""
         fusion = self.fusion_conv
         weight, bias, norm_folded = applied_weight_bias(fusion.conv)
         parts = weight.split(self.channels, dim=1)
-        out = None
-        # Level 0 first: it is at the output size already, so its product starts the sum (with the bias).
-        order = sorted(range(len(projected)), key=lambda i: tuple(projected[i].shape[2:]) != tuple(size))
-        for i in order:
-            y = F.conv2d(projected[i], parts[i], bias if out is None else None)
-            if tuple(y.shape[2:]) != tuple(size):
+        # Level 0 defines the output size, so its product (with the bias) starts the sum.
+        out = F.conv2d(projected[0], parts[0], bias)
+        for p, w in zip(projected[1:], parts[1:]):
+            y = F.conv2d(p, w)
+            if y.shape[2:] != size:
                 y = resize(y, size=size, mode=self.interpolate_mode, align_corners=self.align_corners)
-            out = y if out is None else out.add_(y)
+            out = out.add_(y)
         if fusion.with_norm and not norm_folded:
             out = fusion.norm(out)
         return fusion.activate(out) if fusion.with_activation else out
