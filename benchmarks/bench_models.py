@@ -21,7 +21,6 @@ import copy
 import datetime
 import gc
 import json
-import logging
 import os
 import os.path as osp
 import platform
@@ -29,39 +28,22 @@ import random
 import statistics
 import sys
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 # Sibling modules: this file runs as a script, so its folder is on sys.path.
 from bench_data import TRAIN_PIPELINE, bench_metric, bench_pipeline, camvid_infos, pipeline_libraries
+from bench_pairs import (
+    DEFAULT_MODELS,
+    NO_IGNORED_LABELS,
+    REPO,
+    build_pair,
+    import_libraries,
+    max_abs_diff,
+    samples,
+)
 from bench_timing import interleaved, summarize, use_isolated_processes, use_process_clock
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-# name -> where its model dict comes from: a parity manifest (MMSeg's own resolved dict) or a
-# seglab config file (which then also proves that our config builds in MMSeg).
-MODELS_TABLE: dict[str, tuple[str, str]] = {
-    "fcn_r18": ("golden", "fcn_r18-d8_4xb2-80k_cityscapes-512x1024"),
-    "pspnet_r50": ("golden", "pspnet_r50-d8_4xb2-40k_cityscapes-512x1024"),
-    "deeplabv3plus_r50": ("golden", "deeplabv3plus_r50-d8_4xb2-40k_cityscapes-512x1024"),
-    "upernet_r50": ("golden", "upernet_r50_4xb4-160k_ade20k-512x512"),
-    "fpn_r50": ("golden", "fpn_r50_4xb4-160k_ade20k-512x512"),
-    # CCNet/PSANet need mmcv's compiled ops, which the reference (mmcv-lite) lacks: DANet is the
-    # attention head MMSeg can run without them.
-    "danet_r50": ("config", "configs/danet/danet_r50-d8_4xb2-40k_cityscapes-512x1024.py"),
-    # Transformer backbones: MiT (efficient attention, Mix-FFN) and Swin (shifted windows).
-    "segformer_b0": ("golden", "segformer_mit-b0_8xb2-160k_ade20k-512x512"),
-    "swin_t_upernet": ("golden", "swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512"),
-    # Real-time networks, timed at Cityscapes' 512x1024 (--size 512 1024).
-    "bisenetv2": ("golden", "bisenetv2_fcn_4xb4-160k_cityscapes-1024x1024"),
-    "stdc1": ("golden", "stdc1_4xb12-80k_cityscapes-512x1024"),
-    "pidnet_s": ("golden", "pidnet-s_2xb6-120k_1024x1024-cityscapes"),
-}
-DEFAULT_MODELS = list(MODELS_TABLE)
-# MMSeg 1.2.2's CrossEntropyLoss with class_weight indexes the weights with every label, so an ignored
-# (255) pixel raises IndexError: these models train on labels without ignored pixels.
-NO_IGNORED_LABELS = {"pidnet_s"}
 # The optim_wrapper of each model's MMSeg training config (train_step part); SGD at 0.01 for the others.
 TRAIN_OPTIM: dict[str, dict] = {
     "segformer_b0": dict(optimizer=dict(type="AdamW", lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01),
@@ -73,7 +55,6 @@ DEFAULT_OPTIM = dict(optimizer=dict(type="SGD", lr=0.01, momentum=0.9, weight_de
 # MMSeg's data_preprocessor of its Cityscapes/ADE20K configs (size: the train-step crop).
 DATA_PREPROCESSOR = dict(type="SegDataPreProcessor", mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                          bgr_to_rgb=True, pad_val=0, seg_pad_val=255)
-GOLDEN_DIR = osp.join(REPO, "..", "shared", "parity", "goldens")
 CAMVID = osp.join(REPO, "..", "shared", "data", "camvid")
 
 
@@ -141,161 +122,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def import_libraries() -> tuple[dict, dict]:
-    """Import both libraries; exit with a clear message when MMSegmentation is missing."""
-    try:
-        import mmseg
-        from mmengine.logging import MMLogger
-        from mmengine.structures import PixelData
-        from mmseg.registry import METRICS, MODELS, TRANSFORMS
-        from mmseg.structures import SegDataSample
-        from mmseg.utils import register_all_modules
-    except ImportError as e:
-        sys.exit(
-            f"bench_models.py compares against MMSegmentation, which could not be imported ({e}).\n"
-            "Install it next to seglab, e.g.: . /work/mmseg-ref/bin/activate && pip install --no-deps -e ."
-        )
-    register_all_modules(init_default_scope=True)
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"mmseg\.")  # deprecation chatter
-    MMLogger.get_instance("mmengine").setLevel(logging.WARNING)  # its per-class tables
-    from mmengine.dataset import Compose as MMCompose
-    from mmengine.dataset import pseudo_collate as mm_collate
-    from mmengine.optim import build_optim_wrapper as mm_build_optim_wrapper
-
-    import seglab.datasets
-    import seglab.evaluation
-    import seglab.models
-    from seglab.config import Config
-    from seglab.datasets import pseudo_collate
-    from seglab.datasets.transforms import Compose
-    from seglab.engine.loops import run_step
-    from seglab.engine.optim import build_optim_wrapper
-    from seglab.registry import METRICS as S_METRICS
-    from seglab.registry import MODELS as S_MODELS
-    from seglab.registry import TRANSFORMS as S_TRANSFORMS
-    from seglab.structures import SegDataSample as SSample
-
-    logging.getLogger("seglab").setLevel(logging.WARNING)
-    mm = {
-        "version": mmseg.__version__,
-        "MODELS": MODELS,
-        "TRANSFORMS": TRANSFORMS,
-        "METRICS": METRICS,
-        "Sample": SegDataSample,
-        "PixelData": PixelData,
-        "Compose": MMCompose,
-        "collate": mm_collate,
-        "build_optim_wrapper": mm_build_optim_wrapper,
-    }
-    import seglab
-
-    sl = {
-        "version": seglab.__version__,
-        "MODELS": S_MODELS,
-        "TRANSFORMS": S_TRANSFORMS,
-        "METRICS": S_METRICS,
-        "Sample": SSample,
-        "Compose": Compose,
-        "collate": pseudo_collate,
-        "build_optim_wrapper": build_optim_wrapper,
-        "run_step": run_step,
-        "Config": Config,
-        "fuse_conv_bn": seglab.models.fuse_conv_bn,
-        "winograd_conv": seglab.models.winograd_conv,
-        "blocked_depthwise": seglab.models.blocked_depthwise,
-        "winograd_convs": seglab.models.winograd_convs,
-        "folded_pairs": seglab.models.folded_pairs,
-    }
-    return mm, sl
-
-
-# ---------------------------------------------------------------------------------------- models
-def to_plain(obj: Any) -> Any:
-    """Config values as plain dicts/lists; SyncBN -> BN (one process), pretrained weights dropped."""
-    if isinstance(obj, dict) or hasattr(obj, "items"):
-        d = {k: to_plain(v) for k, v in obj.items()}
-        if d.get("type") == "SyncBN":
-            d["type"] = "BN"
-        return d
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(to_plain(v) for v in obj)
-    return obj
-
-
-def model_cfg(name: str, sl: dict) -> dict:
-    """The model dict both libraries build for ``name``."""
-    kind, ref = MODELS_TABLE[name]
-    if kind == "golden":
-        with open(osp.join(GOLDEN_DIR, ref + ".keys.json")) as f:
-            cfg = json.load(f)["model_cfg"]
-    else:
-        cfg = to_plain(sl["Config"].fromfile(osp.join(REPO, ref))["model"])
-    cfg = to_plain(cfg)
-    cfg["data_preprocessor"] = None
-    cfg.pop("pretrained", None)
-    cfg["backbone"].pop("init_cfg", None)
-    return cfg
-
-
-def build_pair(name: str, mm: dict, sl: dict, device: Any) -> tuple[Any, Any, dict]:
-    """seglab and MMSeg models with identical weights (MMSeg loads seglab's state_dict strictly)."""
-    import torch
-
-    cfg = model_cfg(name, sl)
-    torch.manual_seed(0)
-    ours = sl["MODELS"].build(copy.deepcopy(cfg))
-    # Non-trivial BN statistics so that the eval-mode output comparison means something.
-    g = torch.Generator().manual_seed(1)
-    for m in ours.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
-            m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
-            m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
-    ref = mm["MODELS"].build(copy.deepcopy(cfg))
-    ref.load_state_dict(ours.state_dict(), strict=True)
-    return ours.to(device), ref.to(device), cfg
-
-
 def hw(size: list[int]) -> tuple[int, int]:
     """(H, W) from a ``--size`` value: [H] (square) or [H, W]."""
     if len(size) not in (1, 2):
         raise SystemExit(f"--size/--train-size take H or H W, got {size}")
     return (size[0], size[-1])
-
-
-def samples(lib: dict, n: int, size: tuple[int, int], num_classes: int, device: Any, mm: bool,
-            ignored: bool = True) -> list:
-    """``n`` data samples with a random (1, H, W) label map (some rows ignored) and its 0/1 edge map (PIDNet's
-    boundary head reads ``gt_edge_map``)."""
-    import torch
-
-    g = torch.Generator().manual_seed(2)
-    out = []
-    for _ in range(n):
-        label = torch.randint(0, num_classes, (1, *size), generator=g)
-        if ignored:
-            label[:, : size[0] // 8] = 255
-        edge = torch.zeros_like(label)
-        edge[:, 1:] = (label[:, 1:] != label[:, :-1]).long()
-        meta = {"img_shape": size, "ori_shape": size, "pad_shape": size}
-        if mm:
-            s = lib["Sample"](metainfo=meta)
-            s.gt_sem_seg = lib["PixelData"](data=label)
-            s.gt_edge_map = lib["PixelData"](data=edge)
-        else:
-            s = lib["Sample"](metainfo=meta, gt_sem_seg=label, gt_edge_map=edge)
-        out.append(s.to(device))
-    return out
-
-
-def max_abs_diff(a: Any, b: Any) -> float:
-    """Largest |a - b| over tensors or (nested) tuples of tensors (DANet returns three logits)."""
-    if isinstance(a, (tuple, list)):
-        if len(a) != len(b):
-            raise ValueError(f"outputs differ in structure: {len(a)} vs {len(b)} tensors")
-        return max(max_abs_diff(x, y) for x, y in zip(a, b))
-    if a.shape != b.shape:
-        raise ValueError(f"outputs differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
-    return (a - b).abs().max().item()
 
 
 def bench_model(name: str, args: argparse.Namespace, mm: dict, sl: dict) -> dict:
@@ -561,6 +392,21 @@ def _library_defaults(name: str, args: argparse.Namespace) -> None:
         print(f"retain_heap for {name}: {'applied' if retain_freed_memory() else 'not available here'}", flush=True)
 
 
+def configure_timing(args: argparse.Namespace) -> None:
+    """Apply ``--isolate``, ``--retain-heap`` and ``--clock`` to the timing helpers and this process."""
+    cpu = args.device.split(":")[0] == "cpu"
+    if args.isolate:
+        if not cpu:
+            sys.exit("--isolate forks the timed processes; it is for the CPU")
+        use_isolated_processes(lambda name: _library_defaults(name, args))
+    elif args.retain_heap == "on" and cpu:
+        _library_defaults("seglab", args)
+    if args.clock == "process":
+        if not cpu:
+            sys.exit("--clock process measures CPU time; use the wall clock on a GPU")
+        use_process_clock()
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run the selected benchmarks and return (and optionally write) the report."""
     args = parse_args(argv)
@@ -573,16 +419,7 @@ def main(argv: list[str] | None = None) -> dict:
         import cv2
 
         cv2.setNumThreads(args.opencv_threads)
-    if args.isolate:
-        if torch.device(args.device).type != "cpu":
-            sys.exit("--isolate forks the timed processes; it is for the CPU")
-        use_isolated_processes(lambda name: _library_defaults(name, args))
-    elif args.retain_heap == "on" and torch.device(args.device).type == "cpu":
-        _library_defaults("seglab", args)
-    if args.clock == "process":
-        if torch.device(args.device).type != "cpu":
-            sys.exit("--clock process measures CPU time; use the wall clock on a GPU")
-        use_process_clock()
+    configure_timing(args)
     report: dict[str, Any] = {"environment": environment(args, mm, sl), "args": vars(args), "models": {}}
     t_start = time.perf_counter()
     for name in args.models:

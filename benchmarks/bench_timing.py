@@ -38,9 +38,44 @@ def use_isolated_processes(prepare: Callable[[str], None]) -> None:
     ISOLATE = prepare
 
 
-def _worker(conn: Any, name: str, fn: Callable[[], Any], warmup: int) -> None:
-    """A forked process that times ``fn`` on request with its own clock (process time covers only itself)."""
+def _guarded(conn: Any, body: Callable[[Any], None]) -> None:
     try:
+        body(conn)
+    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def _start_forked(body: Callable[[Any], None]) -> tuple[Any, Any]:
+    """A forked process (it inherits the built models and closures) running ``body(conn)``; (process, conn)."""
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_guarded, args=(child, body), daemon=True)
+    proc.start()
+    return proc, parent
+
+
+def _reply(conn: Any, name: str) -> Any:
+    """The next value a forked process sends; its exception, with its traceback, raised here."""
+    kind, value = conn.recv()
+    if kind == "error":
+        raise RuntimeError(f"{name!r} failed in its process:\n{value}")
+    return value
+
+
+def run_forked(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a forked process; its (picklable) result, or its exception raised here."""
+    proc, conn = _start_forked(lambda c: c.send(("ok", fn(*args))))
+    try:
+        return _reply(conn, getattr(fn, "__name__", repr(fn)))
+    finally:
+        proc.join()
+
+
+def _timing_loop(name: str, fn: Callable[[], Any], warmup: int) -> Callable[[Any], None]:
+    """The body of a process that times ``fn`` on request with its own clock (process time covers only itself)."""
+    def body(conn: Any) -> None:
         ISOLATE(name)
         for _ in range(warmup):
             fn()
@@ -49,24 +84,18 @@ def _worker(conn: Any, name: str, fn: Callable[[], Any], warmup: int) -> None:
             t0 = CLOCK()
             fn()
             conn.send(("time", CLOCK() - t0))
-    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
-        conn.send(("error", traceback.format_exc()))
-    finally:
-        conn.close()
+
+    return body
 
 
 def _interleaved_isolated(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int) -> dict[str, list[float]]:
     """:func:`interleaved` with one forked process per function, the same rotation of the order."""
-    ctx = multiprocessing.get_context("fork")  # the children inherit the built models and closures
     conns, procs = {}, []
     try:
         for name, fn in fns.items():  # one at a time: a warm-up never overlaps another's
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(child, name, fn, warmup), daemon=True)
-            proc.start()
+            proc, conns[name] = _start_forked(_timing_loop(name, fn, warmup))
             procs.append(proc)
-            conns[name] = parent
-            _reply(parent, name)
+            _reply(conns[name], name)
         names = list(fns)
         times: dict[str, list[float]] = {n: [] for n in names}
         for r in range(repeats):
@@ -82,13 +111,6 @@ def _interleaved_isolated(fns: dict[str, Callable[[], Any]], repeats: int, warmu
                 pass
         for proc in procs:
             proc.join(timeout=60)
-
-
-def _reply(conn: Any, name: str) -> Any:
-    kind, value = conn.recv()
-    if kind == "error":
-        raise RuntimeError(f"timed function {name!r} failed in its process:\n{value}")
-    return value
 
 
 def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int, device: Any) -> dict[str, list[float]]:

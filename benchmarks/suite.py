@@ -13,17 +13,16 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import multiprocessing
 import os
 import os.path as osp
 import platform
 import tempfile
 import time
-import traceback
-from collections.abc import Callable
 from typing import Any
 
 import torch
+
+from .bench_timing import run_forked
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CONFIGS = [
@@ -82,27 +81,13 @@ def _reset_peak_rss() -> None:
         pass
 
 
-def _child(conn: Any, fn: Callable[..., Any], args: tuple) -> None:
-    try:
+def bench_config_alone(*args: Any) -> dict[str, Any]:
+    """:func:`bench_config` in a forked process whose peak RSS starts from its own RSS (CPU)."""
+    def run() -> dict[str, Any]:
         _reset_peak_rss()
-        conn.send(("ok", fn(*args)))
-    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
-        conn.send(("error", traceback.format_exc()))
-    finally:
-        conn.close()
+        return bench_config(*args)
 
-
-def in_fresh_process(fn: Callable[..., Any], *args: Any) -> Any:
-    """``fn(*args)`` in a forked child (CPU): its peak RSS is then this config's, not the largest earlier one's."""
-    ctx = multiprocessing.get_context("fork")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_child, args=(child, fn, args), daemon=True)
-    proc.start()
-    kind, value = parent.recv()
-    proc.join()
-    if kind == "error":
-        raise RuntimeError(f"{getattr(fn, '__name__', fn)} failed in its process:\n{value}")
-    return value
+    return run_forked(run)
 
 
 def bench_training(config: str, iters: int, workers: int, data_root: str | None, device: torch.device,
@@ -227,7 +212,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         bench_args = (config, tuple(args.shape), args.batch_size, args.iters, args.warmup, device, peak)
         # On the CPU each config runs in a forked child, so that the process's peak RSS it reports is its own
         # (a GPU reports the allocator's peak, reset per config; CUDA cannot be forked).
-        r = in_fresh_process(bench_config, *bench_args) if device.type == "cpu" else bench_config(*bench_args)
+        r = bench_config_alone(*bench_args) if device.type == "cpu" else bench_config(*bench_args)
         report["inference"].append(r)
         print(json.dumps(r), flush=True)
     report["training"] = []
