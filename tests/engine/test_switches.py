@@ -341,3 +341,43 @@ def test_blocked_depthwise_reaches_the_test_loop(tmp_path, single_thread, monkey
     cfg.blocked_depthwise = value
     assert "mIoU" in Runner.from_cfg(cfg, device="cpu").test()
     assert bool(calls) == value
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_blocked_depthwise_through_seglab_test(tmp_path, single_thread, monkeypatch, value):
+    """`seglab test CFG CKPT --cfg-options blocked_depthwise=...` decides whether evaluation runs the blocked path."""
+    import seglab.models.depthwise as dw_module
+    from seglab import cli
+
+    calls = []
+    real = dw_module.blocked_depthwise_conv2d
+    monkeypatch.setattr(dw_module, "blocked_depthwise_conv2d", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(dw_module, "MIN_AREA", 0)  # the tiny config's maps
+    data = make_data(str(tmp_path / "data"), n_train=4, n_val=2)
+    work = tmp_path / "w"
+    path = write_config(str(tmp_path / "c.py"), data, str(work), iters=2, batch=2, norm="BN", ckpt=2,
+                        extra="model['decode_head']['type'] = 'DepthwiseSeparableFCNHead'\n")
+    assert cli.main(["train", path, "--device", "cpu"]) == 0
+    calls.clear()  # training forwards never take it (autograd): only the test below counts
+    assert cli.main(["test", path, str(work / "iter_2.pth"), "--device", "cpu",
+                     "--cfg-options", f"blocked_depthwise={value}"]) == 0
+    assert bool(calls) == value
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_segformer_commute_fusion_through_seglab_train(tmp_path, single_thread, monkeypatch, value):
+    """`seglab train CFG --cfg-options model.decode_head.commute_fusion=...` picks the SegformerHead's fusion order."""
+    from seglab import cli
+    from seglab.models.decode_heads import SegformerHead
+
+    calls = []
+    real = SegformerHead._fuse_then_resize
+    monkeypatch.setattr(SegformerHead, "_fuse_then_resize", lambda self, *a: calls.append(1) or real(self, *a))
+    data = make_data(str(tmp_path / "data"), n_train=4, n_val=2)
+    head = ("model['backbone']['out_indices'] = (0, 1, 2, 3)\n"
+            "model['decode_head'] = dict(type='SegformerHead', in_channels=[8, 16, 32, 64], in_index=[0, 1, 2, 3], "
+            "channels=8, num_classes=3, norm_cfg=norm_cfg)\n")
+    path = write_config(str(tmp_path / "c.py"), data, str(tmp_path / "w"), iters=2, batch=2, norm="BN", extra=head)
+    assert cli.main(["train", path, "--device", "cpu", "--cfg-options",
+                     f"model.decode_head.commute_fusion={value}"]) == 0
+    assert bool(calls) == value
