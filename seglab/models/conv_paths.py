@@ -19,6 +19,11 @@ def plain_weight(conv: nn.Module) -> bool:
             and not hasattr(conv, "parametrizations"))
 
 
+def unhooked(*modules: nn.Module | None) -> bool:
+    """None of ``modules`` has forward (pre-)hooks, which a path that does not call them would bypass."""
+    return not any(m._forward_hooks or m._forward_pre_hooks for m in modules if m is not None)
+
+
 def same_3x3(conv: nn.Module) -> bool:
     """A stock 2D conv with a 3x3 kernel, stride 1 and zero padding equal to its (square) dilation."""
     return (

@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ...registry import MODELS, ConfigError
+from ..conv_paths import unhooked
 from ..layers import build_activation_layer, build_norm_layer
 from ..layers.transformer import MultiheadAttention, PatchEmbed, build_dropout, nchw_to_nlc, nlc_to_nchw
 from ..weight_init import resolve_init_cfg
@@ -63,9 +64,8 @@ class MixFFN(nn.Module):
     def _tokens_path(self) -> bool:
         """The 1x1 convs are stock and unhooked, so they can run as linear layers on the tokens."""
         fc1, dw, fc2 = self.layers[0], self.layers[1], self.layers[4]
-        return all(
-            type(c) is nn.Conv2d and not c._forward_hooks and not c._forward_pre_hooks for c in (fc1, dw, fc2)
-        ) and fc1.kernel_size == fc2.kernel_size == (1, 1) and len(self.layers) == 6
+        return all(type(c) is nn.Conv2d for c in (fc1, dw, fc2)) and unhooked(fc1, dw, fc2) \
+            and fc1.kernel_size == fc2.kernel_size == (1, 1) and len(self.layers) == 6
 
     def _on_tokens(self, x: torch.Tensor, hw_shape: tuple[int, int]) -> torch.Tensor:
         """The same layers without layout round trips: 1x1 convs as linear maps of the (N, L, C) tokens, and the

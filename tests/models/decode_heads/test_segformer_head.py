@@ -106,3 +106,19 @@ def test_commuted_fusion_with_folded_batchnorm_float32():
 def test_commute_fusion_must_be_a_bool():
     with pytest.raises(ConfigError, match="commute_fusion"):
         SegformerHead(in_channels=[4, 6], in_index=[0, 1], channels=5, num_classes=3, commute_fusion="yes")
+
+
+def test_cpu_level0_rows_path_gives_channels_last_logits_and_respects_hooks():
+    """On the CPU level 0 runs as row products (logits come out channels-last); a hook on its conv is still called."""
+    fast, plain = (h.float().eval() for h in _head_pair("bilinear"))
+    feats = [torch.randn(1, 4, 16, 16), torch.randn(1, 6, 8, 8), torch.randn(1, 8, 4, 4)]
+    with torch.no_grad():
+        out = fast(feats)
+        torch.testing.assert_close(out, plain(feats), rtol=1e-5, atol=1e-5)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    seen = []
+    hook = fast.convs[0].conv.register_forward_hook(lambda m, a, o: seen.append(o.shape))
+    with torch.no_grad():
+        torch.testing.assert_close(fast(feats), plain(feats), rtol=1e-5, atol=1e-5)
+    hook.remove()
+    assert seen == [torch.Size([1, 5, 16, 16])]
