@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...registry import MODELS, ConfigError
 from ..conv_paths import plain_weight, unhooked
@@ -18,6 +19,12 @@ from ..layers import ConvModule, resize
 from .decode_head import BaseDecodeHead
 
 __all__ = ["SegformerHead"]
+
+# Pixels per block of the CPU inference path: a block's 256-channel intermediates (~1 MiB each) stay in cache.
+ROWS_PER_BLOCK = 1024
+# Activations that act on each value alone, so applying them to a block of pixels is the same as to the map.
+_POINTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid,
+              nn.Tanh, nn.ELU, nn.Identity)
 
 
 @MODELS.register_module()
@@ -33,7 +40,8 @@ class SegformerHead(BaseDecodeHead):
     the two commute and the result is the same map within float rounding, without the concatenated
     (N, channels * levels, h0, w0) tensor and with the lower levels' share of the fusion done at their own
     resolution (about a third of the fusion's multiply-adds for SegFormer's four levels). False runs
-    MMSeg's order: resize, concatenate, fuse.
+    MMSeg's order: resize, concatenate, fuse. In gradient-free CPU inference the commuted form also runs level 0,
+    the fusion and the classifier block by block over pixels, the same values without full-size intermediates.
     """
 
     def __init__(self, interpolate_mode: str = "bilinear", commute_fusion: bool = True, **kwargs) -> None:
@@ -55,6 +63,8 @@ class SegformerHead(BaseDecodeHead):
         levels = self._transform_inputs(inputs)
         size = levels[0].shape[2:]
         if self.commute_fusion and self._plain_fusion():
+            if self._rows_inference(levels[0]):
+                return self._logits_by_rows(levels, size)
             return self.cls_seg(self._fuse_then_resize(levels, size))
         projected = [conv(x) for conv, x in zip(self.convs, levels)]
         outs = [resize(p, size=size, mode=self.interpolate_mode, align_corners=self.align_corners) for p in projected]
@@ -96,6 +106,79 @@ class SegformerHead(BaseDecodeHead):
             out = fusion.norm(out)
         out = fusion.activate(out) if fusion.with_activation else out
         return out
+
+
+    def _rows_inference(self, first: torch.Tensor) -> bool:
+        """Gradient-free CPU inference whose level 0, fusion and classifier act on each pixel alone (1x1 convs,
+        folded or running-statistics BatchNorms, pointwise activations, no hooks): it can run block by block."""
+        if torch.is_grad_enabled() or self.training or first.device.type != "cpu" or first.dim() != 4:
+            return False
+        fusion, cls, convs = self.fusion_conv, self.conv_seg, list(self.convs)
+        per_pixel = all(
+            (m.norm is None or (isinstance(m.norm, _BatchNorm) and not m.norm.training
+                                and m.norm.running_mean is not None))
+            and (not m.with_activation or type(m.activate) in _POINTWISE)
+            for m in (*convs, fusion))
+        parts = [part for m in (*convs, fusion) for part in (m, m.conv, m.norm, getattr(m, "activate", None))]
+        return (per_pixel and all(_plain_1x1(m) for m in convs) and type(cls) is nn.Conv2d
+                and cls.kernel_size == (1, 1) and cls.groups == 1 and plain_weight(cls)
+                and unhooked(*parts, cls, self.dropout))
+
+    def _logits_by_rows(self, levels: list[torch.Tensor], size: torch.Size) -> torch.Tensor:
+        """What the commuted path computes, with level 0, the fusion and the classifier run on blocks of pixels.
+
+        The lower levels' fused shares are resized channels-last and summed once; then for each block of
+        ``ROWS_PER_BLOCK`` pixels of level 0: projection, fusion (plus that sum), classifier, so the 256-channel
+        full-resolution intermediates never go through memory (the head's largest cost on the CPU). Logits
+        (N, out_channels, h0, w0), channels-last.
+        """
+        level0, fusion, cls = self.convs[0], self.fusion_conv, self.conv_seg
+        weight, bias, _ = applied_weight_bias(fusion.conv)
+        parts = [p.flatten(1).t() for p in weight.split(self.channels, dim=1)]
+        lower = None
+        for conv, x, part in zip(self.convs[1:], levels[1:], parts[1:]):
+            pixels, (ni, hi, wi) = _pixel_rows(x)
+            y = (_per_pixel(conv, _projected(conv, pixels)) @ part).view(ni, hi, wi, -1).permute(0, 3, 1, 2)
+            if y.shape[2:] != size:
+                y = resize(y, size=size, mode=self.interpolate_mode, align_corners=self.align_corners)
+            lower = y if lower is None else lower.add_(y)
+        rows, (n, h, w) = _pixel_rows(levels[0])
+        lower_rows = None if lower is None else _pixel_rows(lower)[0]
+        proj_w, proj_b, _ = applied_weight_bias(level0.conv)
+        proj_w, fuse_w, cls_w = proj_w.flatten(1), parts[0], cls.weight.flatten(1).t()
+        out = rows.new_empty(n * h * w, cls.out_channels)
+        for start in range(0, n * h * w, ROWS_PER_BLOCK):
+            block = slice(start, start + ROWS_PER_BLOCK)
+            hidden = _per_pixel(level0, F.linear(rows[block], proj_w, proj_b))
+            fused = hidden @ fuse_w if lower_rows is None else torch.addmm(lower_rows[block], hidden, fuse_w)
+            fused = _per_pixel(fusion, fused if bias is None else fused.add_(bias))
+            if cls.bias is None:
+                torch.mm(fused, cls_w, out=out[block])
+            else:
+                torch.addmm(cls.bias, fused, cls_w, out=out[block])
+        return out.view(n, h, w, -1).permute(0, 3, 1, 2)
+
+
+def _pixel_rows(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
+    """A map (N, C, H, W) as pixel rows (N*H*W, C) (a view when it is channels-last) and its (N, H, W)."""
+    n, c, h, w = x.shape
+    return x.permute(0, 2, 3, 1).reshape(n * h * w, c), (n, h, w)
+
+
+def _projected(module: ConvModule, rows: torch.Tensor) -> torch.Tensor:
+    """The 1x1 conv of ``module`` (with any BatchNorm folded into it) applied to pixel rows (P, C_in) -> (P, C_out)."""
+    weight, bias, _ = applied_weight_bias(module.conv)
+    return F.linear(rows, weight.flatten(1), bias)
+
+
+def _per_pixel(module: ConvModule, rows: torch.Tensor) -> torch.Tensor:
+    """``module``'s norm and activation applied to pixel rows (P, C), seen as the (1, C, P, 1) map they are."""
+    x = rows.t()[None, :, :, None]
+    if module.with_norm:
+        x = module.norm(x)
+    if module.with_activation:
+        x = module.activate(x)
+    return x[0, :, :, 0].t()
 
 
 def _plain_1x1(module: ConvModule) -> bool:

@@ -122,3 +122,31 @@ def test_cpu_level0_rows_path_gives_channels_last_logits_and_respects_hooks():
         torch.testing.assert_close(fast(feats), plain(feats), rtol=1e-5, atol=1e-5)
     hook.remove()
     assert seen == [torch.Size([1, 5, 16, 16])]
+
+
+@pytest.mark.parametrize(("norm_cfg", "act"), [(dict(type="BN"), "ReLU"), (None, "GELU"), (dict(type="GN", num_groups=1), "ReLU")])
+def test_cpu_inference_by_pixel_blocks_equals_the_map_path(monkeypatch, norm_cfg, act):
+    """Gradient-free CPU inference runs level 0, fusion and classifier on blocks of pixels (any block size, a batch
+    of two): the same logits as MMSeg's order. GroupNorm mixes pixels, so that head keeps the map path."""
+    from seglab.models.decode_heads import segformer_head
+
+    monkeypatch.setattr(segformer_head, "ROWS_PER_BLOCK", 7)  # 2 x 12 x 16 pixels: the last block is partial
+    torch.manual_seed(3)
+    kw = dict(in_channels=[4, 6, 8], in_index=[0, 1, 2], channels=6, num_classes=5, dropout_ratio=0.1,
+              norm_cfg=norm_cfg, act_cfg=dict(type=act))
+    fast, plain = SegformerHead(**kw), SegformerHead(commute_fusion=False, **kw)
+    for bn in (m for m in fast.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.uniform_(-0.5, 0.5), bn.running_var.uniform_(0.5, 2.0)
+    plain.load_state_dict(fast.state_dict())
+    fast.eval(), plain.eval()
+    calls = []
+    real = SegformerHead._logits_by_rows
+    monkeypatch.setattr(SegformerHead, "_logits_by_rows", lambda self, *a: calls.append(1) or real(self, *a))
+    feats = [torch.randn(2, 4, 12, 16), torch.randn(2, 6, 6, 8), torch.randn(2, 8, 3, 4)]
+    with torch.no_grad():
+        out = fast(feats)
+        torch.testing.assert_close(out, plain(feats), rtol=1e-5, atol=1e-5)
+    assert len(calls) == (0 if norm_cfg and norm_cfg["type"] == "GN" else 1)
+    with torch.enable_grad():  # with gradients the map path runs (blocks would each keep their own graph)
+        fast(feats)
+    assert len(calls) == (0 if norm_cfg and norm_cfg["type"] == "GN" else 1)
