@@ -160,3 +160,35 @@ def test_mix_ffn_token_path_equals_the_map_path_with_gradients():
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="cannot form a 5x6 map"):
         ffn(x, (5, 6))
+
+
+@pytest.mark.parametrize(("n", "hw", "pixels"), [(1, (5, 7), 7), (2, (9, 4), 8), (1, (6, 6), 2048), (2, (3, 3), 1)])
+def test_mix_ffn_row_blocks_equal_the_token_path(monkeypatch, n, hw, pixels):
+    """Gradient-free CPU eval makes the hidden map a few image rows at a time (one row of context each side for the
+    depth-wise conv): the token path's values for any block height, first and last rows included."""
+    from seglab.models.backbones import mit
+
+    monkeypatch.setattr(mit, "PIXELS_PER_BLOCK", pixels)
+    torch.manual_seed(0)
+    ffn = MixFFN(embed_dims=6, feedforward_channels=10).double().eval()
+    x = torch.randn(n, hw[0] * hw[1], 6, dtype=torch.float64)
+    calls = []
+    real = MixFFN._by_row_blocks
+    monkeypatch.setattr(MixFFN, "_by_row_blocks", lambda self, *a: calls.append(1) or real(self, *a))
+    with torch.no_grad():
+        blocked = ffn(x, hw)
+        torch.testing.assert_close(blocked, x + ffn._on_tokens(x, hw), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(blocked, x + _ffn_in_mmseg_order(ffn, x, hw), rtol=1e-12, atol=1e-12)
+    assert calls == [1]
+    ffn(x, hw)  # with gradients: the token path
+    ffn.train()
+    with torch.no_grad():
+        ffn(x, hw)  # training mode (dropout): the token path
+    assert calls == [1]
+
+
+def _ffn_in_mmseg_order(ffn: MixFFN, x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """MMSeg's order: tokens to an NCHW map, the four layers, back to tokens."""
+    n, length, c = x.shape
+    out = ffn.layers(x.transpose(1, 2).reshape(n, c, *hw))
+    return out.flatten(2).transpose(1, 2)
