@@ -10,13 +10,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["autocast_on", "cpu_float32", "plain_weight", "same_3x3"]
+__all__ = ["autocast_on", "cpu_float32", "eager_cpu_inference", "plain_weight", "same_3x3", "unhooked"]
 
 
 def plain_weight(conv: nn.Module) -> bool:
     """The conv's ``weight`` is a parameter used as it is (spectral_norm/weight_norm recompute it per forward)."""
     return (isinstance(getattr(conv, "weight", None), nn.Parameter) and not hasattr(conv, "weight_orig")
             and not hasattr(conv, "parametrizations"))
+
+
+def eager_cpu_inference(x: torch.Tensor) -> bool:
+    """A gradient-free eager forward of ``x`` on the CPU, neither traced nor compiled: where a block-by-block path
+    may stand in for whole-map ops (a trace or export would bake one input size's blocks into its graph)."""
+    return (x.device.type == "cpu" and not torch.is_grad_enabled() and not torch.jit.is_tracing()
+            and not torch.compiler.is_compiling())
 
 
 def unhooked(*modules: nn.Module | None) -> bool:

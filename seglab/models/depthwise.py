@@ -18,7 +18,7 @@ import copy
 import torch
 from torch import nn
 
-from .conv_paths import cpu_float32, same_3x3
+from .conv_paths import cpu_float32, eager_cpu_inference, same_3x3
 
 __all__ = ["blocked_depthwise", "blocked_depthwise_convs", "blocked_depthwise_conv2d"]
 
@@ -86,8 +86,7 @@ class _BlockedForward:
     def __call__(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         conv = self.conv
         d = conv.dilation[0]
-        if (torch.compiler.is_compiling() or conv.training or torch.is_grad_enabled()
-                or not _worth_it(x, weight, d)):
+        if not eager_cpu_inference(x) or conv.training or not _worth_it(x, weight, d):
             return nn.Conv2d._conv_forward(conv, x, weight, bias)
         return blocked_depthwise_conv2d(x, weight, bias, d)
 

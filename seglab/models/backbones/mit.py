@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ...registry import MODELS, ConfigError
-from ..conv_paths import unhooked
+from ..conv_paths import eager_cpu_inference, unhooked
 from ..layers import build_activation_layer, build_norm_layer
 from ..layers.transformer import MultiheadAttention, PatchEmbed, build_dropout, nchw_to_nlc, nlc_to_nchw
 from ..weight_init import resolve_init_cfg
@@ -78,8 +78,8 @@ class MixFFN(nn.Module):
 
     def _row_blocks_path(self, x: torch.Tensor) -> bool:
         """Gradient-free eval on the CPU with a pointwise activation: the hidden map can be made a few rows at a time."""
-        return (not torch.is_grad_enabled() and not self.training and x.device.type == "cpu"
-                and type(self.layers[2]) in _POINTWISE and unhooked(self.layers[2]))
+        return (eager_cpu_inference(x) and not self.training and type(self.layers[2]) in _POINTWISE
+                and unhooked(self.layers[2]))
 
     def _by_row_blocks(self, x: torch.Tensor, hw_shape: tuple[int, int]) -> torch.Tensor:
         """:meth:`_on_tokens` computed for blocks of ~``PIXELS_PER_BLOCK`` pixels (whole image rows): each block's

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...registry import MODELS, ConfigError
-from ..conv_paths import plain_weight, unhooked
+from ..conv_paths import eager_cpu_inference, plain_weight, unhooked
 from ..fuse import applied_weight_bias
 from ..layers import ConvModule, resize
 from .decode_head import BaseDecodeHead
@@ -111,7 +111,7 @@ class SegformerHead(BaseDecodeHead):
     def _rows_inference(self, first: torch.Tensor) -> bool:
         """Gradient-free CPU inference whose level 0, fusion and classifier act on each pixel alone (1x1 convs,
         folded or running-statistics BatchNorms, pointwise activations, no hooks): it can run block by block."""
-        if torch.is_grad_enabled() or self.training or first.device.type != "cpu" or first.dim() != 4:
+        if not eager_cpu_inference(first) or self.training or first.dim() != 4:
             return False
         fusion, cls, convs = self.fusion_conv, self.conv_seg, list(self.convs)
         per_pixel = all(
