@@ -80,33 +80,16 @@ class SegformerHead(BaseDecodeHead):
         fusion = self.fusion_conv
         weight, bias, norm_folded = applied_weight_bias(fusion.conv)
         parts = weight.split(self.channels, dim=1)
-        first = levels[0]
-        level0 = self.convs[0]
-        if first.device.type == "cpu" and first.dim() == 4 and _plain_1x1(level0) and unhooked(
-                level0, level0.conv, getattr(level0, "norm", None), getattr(level0, "activate", None)):
-            # On the CPU level 0 runs as matrix products of its pixels (rows of channels): the backbone's maps
-            # are channels-last views of its tokens, so no layout copy is made, and the sum is built
-            # channels-last, where the bilinear resize reads each pixel's channels contiguously (~4x faster
-            # than NCHW for 256 channels); the logits come out channels-last too, the layout the resize and
-            # argmax or loss after the head want on the CPU.
-            n, _, h, w = first.shape
-            rows = _rows_1x1(level0, first.permute(0, 2, 3, 1).reshape(n * h * w, -1), (n, h, w))
-            out = F.linear(rows, parts[0].flatten(1), bias).view(n, h, w, -1).permute(0, 3, 1, 2)
-            lower = [F.conv2d(conv(x), p).contiguous(memory_format=torch.channels_last)
-                     for conv, x, p in zip(self.convs[1:], levels[1:], parts[1:])]
-        else:
-            # Level 0 defines the output size, so its product (with the bias) starts the sum.
-            out = F.conv2d(self.convs[0](first), parts[0], bias)
-            lower = [F.conv2d(conv(x), p) for conv, x, p in zip(self.convs[1:], levels[1:], parts[1:])]
-        for y in lower:
+        # Level 0 defines the output size, so its product (with the bias) starts the sum.
+        out = F.conv2d(self.convs[0](levels[0]), parts[0], bias)
+        for conv, x, part in zip(self.convs[1:], levels[1:], parts[1:]):
+            y = F.conv2d(conv(x), part)
             if y.shape[2:] != size:
                 y = resize(y, size=size, mode=self.interpolate_mode, align_corners=self.align_corners)
             out = out.add_(y)
         if fusion.with_norm and not norm_folded:
             out = fusion.norm(out)
-        out = fusion.activate(out) if fusion.with_activation else out
-        return out
-
+        return fusion.activate(out) if fusion.with_activation else out
 
     def _rows_inference(self, first: torch.Tensor) -> bool:
         """Gradient-free CPU inference whose level 0, fusion and classifier act on each pixel alone (1x1 convs,
@@ -187,14 +170,3 @@ def _plain_1x1(module: ConvModule) -> bool:
     return (type(conv) is nn.Conv2d and conv.kernel_size == (1, 1) and conv.stride == (1, 1)
             and conv.padding == (0, 0) and conv.groups == 1 and module.order == ("conv", "norm", "act")
             and plain_weight(conv))
-
-
-def _rows_1x1(module: ConvModule, rows: torch.Tensor, nhw: tuple[int, int, int]) -> torch.Tensor:
-    """``module`` (a plain 1x1 ConvModule) applied to pixels as rows (N*H*W, C_in) -> (N*H*W, C_out)."""
-    weight, bias, _ = applied_weight_bias(module.conv)
-    out = F.linear(rows, weight.flatten(1), bias)
-    if module.with_norm:
-        # The norm sees the rows as a channels-last (N, C, H, W) map; a norm folded into the conv returns it as is.
-        n, h, w = nhw
-        out = module.norm(out.view(n, h, w, -1).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).reshape(n * h * w, -1)
-    return module.activate(out) if module.with_activation else out

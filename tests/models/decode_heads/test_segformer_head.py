@@ -108,8 +108,9 @@ def test_commute_fusion_must_be_a_bool():
         SegformerHead(in_channels=[4, 6], in_index=[0, 1], channels=5, num_classes=3, commute_fusion="yes")
 
 
-def test_cpu_level0_rows_path_gives_channels_last_logits_and_respects_hooks():
-    """On the CPU level 0 runs as row products (logits come out channels-last); a hook on its conv is still called."""
+def test_cpu_inference_gives_channels_last_logits_and_respects_hooks():
+    """CPU inference returns channels-last logits (what the resize and argmax after it read); a hook on level 0's conv
+    sends the head back to the module path, where the hook is called."""
     fast, plain = (h.float().eval() for h in _head_pair("bilinear"))
     feats = [torch.randn(1, 4, 16, 16), torch.randn(1, 6, 8, 8), torch.randn(1, 8, 4, 4)]
     with torch.no_grad():
