@@ -365,3 +365,32 @@ def test_segformer_commute_fusion_through_seglab_train(tmp_path, single_thread, 
     assert cli.main(["train", path, "--device", "cpu", "--cfg-options",
                      f"model.decode_head.commute_fusion={value}"]) == 0
     assert bool(calls) == value
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_mit_ffn_row_blocks_through_seglab_test(tmp_path, single_thread, monkeypatch, value):
+    """`seglab test CFG CKPT --cfg-options model.backbone.ffn_row_blocks=...` decides whether evaluation builds
+    Mix-FFN's hidden map by row blocks (its values are those of the whole map: tests/models/backbones/test_mit.py)."""
+    from seglab import cli
+    from seglab.models.backbones.mit import MixFFN
+
+    calls = []
+    real = MixFFN._by_row_blocks
+    monkeypatch.setattr(MixFFN, "_by_row_blocks", lambda self, *a: calls.append(1) or real(self, *a))
+    data = make_data(str(tmp_path / "data"), n_train=4, n_val=2)
+    work = tmp_path / "w"
+    model = ("model['backbone'] = dict(type='MixVisionTransformer', embed_dims=4, num_layers=(1, 1, 1, 1), "
+             "num_heads=(1, 1, 1, 1))\n"
+             "model['decode_head'] = dict(type='SegformerHead', in_channels=[4, 4, 4, 4], in_index=[0, 1, 2, 3], "
+             "channels=8, num_classes=3, norm_cfg=norm_cfg)\n")
+    path = write_config(str(tmp_path / "c.py"), data, str(work), iters=2, batch=2, norm="BN", ckpt=2, extra=model)
+    assert cli.main(["train", path, "--device", "cpu"]) == 0
+    calls.clear()  # training forwards never take it (autograd): only the test below counts
+    assert cli.main(["test", path, str(work / "iter_2.pth"), "--device", "cpu",
+                     "--cfg-options", f"model.backbone.ffn_row_blocks={value}"]) == 0
+    assert bool(calls) == value
+
+
+def test_mit_ffn_row_blocks_must_be_a_bool():
+    with pytest.raises(ConfigError, match="ffn_row_blocks"):
+        MODELS.build(dict(type="MixVisionTransformer", embed_dims=4, num_layers=(1, 1, 1, 1), ffn_row_blocks="no"))

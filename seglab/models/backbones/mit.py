@@ -37,6 +37,8 @@ class MixFFN(nn.Module):
 
     ``x``: (N, H*W, C) with ``hw_shape`` (H, W) -> (N, H*W, C), plus the identity.
     Keys ``layers.0`` (fc1), ``layers.1`` (depth-wise), ``layers.4`` (fc2); 2, 3, 5 hold no weights.
+    ``row_blocks`` (default True): gradient-free eager CPU forwards make the hidden map a few image rows at a
+    time (:meth:`_by_row_blocks`, the same values); False always makes the whole map.
     """
 
     def __init__(
@@ -46,9 +48,11 @@ class MixFFN(nn.Module):
         act_cfg: dict = dict(type="GELU"),
         ffn_drop: float = 0.0,
         dropout_layer: dict | None = None,
+        row_blocks: bool = True,
     ) -> None:
         super().__init__()
         self.embed_dims, self.feedforward_channels = embed_dims, feedforward_channels
+        self.row_blocks = row_blocks
         drop = nn.Dropout(ffn_drop)
         self.layers = nn.Sequential(
             nn.Conv2d(embed_dims, feedforward_channels, 1),
@@ -78,7 +82,7 @@ class MixFFN(nn.Module):
 
     def _row_blocks_path(self, x: torch.Tensor) -> bool:
         """Gradient-free eval on the CPU with a pointwise activation: the hidden map can be made a few rows at a time."""
-        return (eager_cpu_inference(x) and not self.training and type(self.layers[2]) in _POINTWISE
+        return (self.row_blocks and eager_cpu_inference(x) and not self.training and type(self.layers[2]) in _POINTWISE
                 and unhooked(self.layers[2]))
 
     def _by_row_blocks(self, x: torch.Tensor, hw_shape: tuple[int, int]) -> torch.Tensor:
@@ -180,6 +184,7 @@ class MiTEncoderLayer(nn.Module):
         batch_first: bool = True,
         sr_ratio: int = 1,
         with_cp: bool = False,
+        ffn_row_blocks: bool = True,
     ) -> None:
         super().__init__()
         drop_path = dict(type="DropPath", drop_prob=drop_path_rate)
@@ -189,7 +194,7 @@ class MiTEncoderLayer(nn.Module):
             batch_first=batch_first, qkv_bias=qkv_bias, norm_cfg=norm_cfg, sr_ratio=sr_ratio)
         self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
         self.ffn = MixFFN(embed_dims, feedforward_channels, act_cfg=act_cfg, ffn_drop=drop_rate,
-                          dropout_layer=drop_path)
+                          dropout_layer=drop_path, row_blocks=ffn_row_blocks)
         self.with_cp = with_cp
 
     def forward(self, x: torch.Tensor, hw_shape: tuple[int, int]) -> torch.Tensor:
@@ -212,7 +217,8 @@ class MixVisionTransformer(nn.Module):
     Input (N, in_channels, H, W) -> list of (N, C_i, H_i, W_i) for ``i in out_indices``, where each patch
     embedding (kernel ``patch_sizes[i]``, stride ``strides[i]``, padding ``patch_sizes[i] // 2``) divides the size.
     ``drop_path_rate`` rises linearly over all layers; ``norm_cfg`` is used for every LayerNorm
-    (MMSeg's default ``LN`` with eps 1e-6). Defaults are MMSeg's; MiT-B0..B5 are the argument sets of
+    (MMSeg's default ``LN`` with eps 1e-6). ``ffn_row_blocks`` (seglab's, default True): Mix-FFN's hidden map a
+    few image rows at a time in gradient-free eager CPU forwards (:class:`MixFFN`). Other defaults are MMSeg's; MiT-B0..B5 are the argument sets of
     configs/_base_/models/segformer_mit-b0.py and configs/segformer.
     """
 
@@ -237,8 +243,11 @@ class MixVisionTransformer(nn.Module):
         pretrained: str | None = None,
         init_cfg: dict | list | None = None,
         with_cp: bool = False,
+        ffn_row_blocks: bool = True,
     ) -> None:
         super().__init__()
+        if not isinstance(ffn_row_blocks, bool):
+            raise ConfigError(f"MixVisionTransformer: ffn_row_blocks must be true or false, got {ffn_row_blocks!r}")
         per_stage = dict(num_layers=num_layers, num_heads=num_heads, patch_sizes=patch_sizes, strides=strides,
                          sr_ratios=sr_ratios)
         wrong = {k: list(v) for k, v in per_stage.items() if len(v) != num_stages}
@@ -265,7 +274,8 @@ class MixVisionTransformer(nn.Module):
             blocks = nn.ModuleList([
                 MiTEncoderLayer(dims, num_heads[i], mlp_ratio * dims, drop_rate=drop_rate,
                                 attn_drop_rate=attn_drop_rate, drop_path_rate=dpr[cur + j], qkv_bias=qkv_bias,
-                                act_cfg=act_cfg, norm_cfg=norm_cfg, sr_ratio=sr_ratios[i], with_cp=with_cp)
+                                act_cfg=act_cfg, norm_cfg=norm_cfg, sr_ratio=sr_ratios[i], with_cp=with_cp,
+                                ffn_row_blocks=ffn_row_blocks)
                 for j in range(depth)
             ])
             self.layers.append(nn.ModuleList([patch_embed, blocks, build_norm_layer(norm_cfg, dims)[1]]))
