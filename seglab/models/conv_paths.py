@@ -20,10 +20,11 @@ def plain_weight(conv: nn.Module) -> bool:
 
 
 def eager_cpu_inference(x: torch.Tensor) -> bool:
-    """A gradient-free eager forward of ``x`` on the CPU, neither traced nor compiled: where a block-by-block path
-    may stand in for whole-map ops (a trace or export would bake one input size's blocks into its graph)."""
+    """A gradient-free eager forward of ``x`` on the CPU outside autocast, neither traced nor compiled: where a
+    block-by-block path may stand in for whole-map ops (a trace or export would bake one input size's blocks into
+    its graph, and the blocks write into buffers of the input's dtype, which autocast's products would not match)."""
     return (x.device.type == "cpu" and not torch.is_grad_enabled() and not torch.jit.is_tracing()
-            and not torch.compiler.is_compiling())
+            and not torch.compiler.is_compiling() and not autocast_on())
 
 
 def unhooked(*modules: nn.Module | None) -> bool:
