@@ -40,9 +40,17 @@ from bench_pairs import (
     build_pair,
     import_libraries,
     max_abs_diff,
+    reference_flops,
     samples,
 )
-from bench_timing import interleaved, summarize, use_isolated_processes, use_process_clock
+from bench_timing import (
+    add_peak_shares,
+    interleaved,
+    matmul_peak_flops,
+    summarize,
+    use_isolated_processes,
+    use_process_clock,
+)
 
 # The optim_wrapper of each model's MMSeg training config (train_step part); SGD at 0.01 for the others.
 TRAIN_OPTIM: dict[str, dict] = {
@@ -129,8 +137,9 @@ def hw(size: list[int]) -> tuple[int, int]:
     return (size[0], size[-1])
 
 
-def bench_model(name: str, args: argparse.Namespace, mm: dict, sl: dict) -> dict:
-    """Inference and training-step timings of one model in both libraries."""
+def bench_model(name: str, args: argparse.Namespace, mm: dict, sl: dict, peak: float) -> dict:
+    """Inference and training-step timings of one model in both libraries, each also as a share of ``peak``
+    (FLOP/s) for MMSeg's FLOP count."""
     import torch
 
     ours, ref, cfg = build_pair(name, mm, sl, args.device)
@@ -180,6 +189,8 @@ def bench_model(name: str, args: argparse.Namespace, mm: dict, sl: dict) -> dict
         res["infer"] = dict(summarize(t, args.batch), input=[args.batch, 3, h, w], max_abs_diff=diff,
                             seglab_path=args.seglab_infer, folded_conv_bn_pairs=sl["folded_pairs"](fast),
                             mode=args.infer_mode)
+        # The network's FLOPs (predict's resize and argmax are not counted).
+        add_peak_shares(res["infer"], reference_flops(ref, x), peak)
         del fast
     if "train" not in args.skip:
         size = hw(args.train_size or args.size)
@@ -215,11 +226,11 @@ def bench_model(name: str, args: argparse.Namespace, mm: dict, sl: dict) -> dict
             args.warmup,
             args.device,
         )
-        res["train"] = dict(
-            summarize(t, args.train_batch), input=[args.train_batch, 3, *size], loss_abs_diff=loss_diff
-        )
+        res["train"] = add_peak_shares(
+            dict(summarize(t, args.train_batch), input=[args.train_batch, 3, *size], loss_abs_diff=loss_diff),
+            reference_flops(ref, x, s_ref), peak)
     if "train_step" not in args.skip:
-        res["train_step"] = bench_train_step(name, args, mm, sl, ours, ref, num_classes)
+        res["train_step"] = bench_train_step(name, args, mm, sl, ours, ref, num_classes, peak)
     return res
 
 
@@ -228,7 +239,7 @@ def _max_param_diff(a: Any, b: Any) -> float:
 
 
 def bench_train_step(name: str, args: argparse.Namespace, mm: dict, sl: dict, ours: Any, ref: Any,
-                     num_classes: int) -> dict:
+                     num_classes: int, peak: float) -> dict:
     """The whole training iteration through each library's own code: data preprocessor (uint8 -> normalised
     float batch), forward, losses, backward and the optimizer step of the model's MMSeg optim_wrapper.
 
@@ -307,6 +318,11 @@ def bench_train_step(name: str, args: argparse.Namespace, mm: dict, sl: dict, ou
 
     t = interleaved({key: timed(key) for key in models}, args.train_repeats or args.repeats, args.warmup, args.device)
     out = summarize(t, args.train_batch)
+    # Forward + backward FLOPs of MMSeg's model on a float batch of this size (the pipeline, the data
+    # preprocessor and the optimizer step add time but no counted FLOPs).
+    x = torch.randn(args.train_batch, 3, *size, generator=torch.Generator().manual_seed(4)).to(args.device)
+    add_peak_shares(out, reference_flops(ref, x, samples(mm, args.train_batch, size, num_classes, args.device,
+                                                         mm=True, ignored=ignored)), peak)
     out["ratio_seglab_plain_over_mmseg"] = round(statistics.median(t["seglab_plain"]) / statistics.median(t["mmseg"]), 3)
     out["seglab_winograd_convs"] = sl["winograd_convs"](ours)
     # The optimizer step alone (the part the fused default changes), on the same random gradients.
@@ -351,8 +367,10 @@ def environment(args: argparse.Namespace, mm: dict, sl: dict) -> dict:
 
 def print_table(report: dict) -> None:
     """Ratios as a Markdown table (paste into benchmarks/README.md)."""
-    print("\n| benchmark | seglab | MMSeg | seglab/MMSeg time | check |")
-    print("|---|---:|---:|---:|---|")
+    print(f"\nfp32 matmul peak {report.get('matmul_peak_gflop_per_s', float('nan')):.1f} GFLOP/s (same process); share "
+          "of peak: MMSeg's FLOPs of the row / each library's median time / that peak")
+    print("\n| benchmark | seglab | MMSeg | seglab/MMSeg time | share of peak seglab / MMSeg | check |")
+    print("|---|---:|---:|---:|---:|---|")
     for name, r in report["models"].items():
         for part, check in (("infer", "max_abs_diff"), ("train", "loss_abs_diff")):
             if part in r:
@@ -360,28 +378,36 @@ def print_table(report: dict) -> None:
                 shape = "x".join(map(str, p["input"]))
                 print(
                     f"| {name} {part} {shape} | {p['seglab_ms']:.1f} ms | {p['mmseg_ms']:.1f} ms | "
-                    f"{p['ratio_seglab_over_mmseg']:.2f} | {check} {p[check]:.1e} |"
+                    f"{p['ratio_seglab_over_mmseg']:.2f} | {shares(p)} | {check} {p[check]:.1e} |"
                 )
         if "train_step" in r:
             p = r["train_step"]
             shape = "x".join(map(str, p["input"]))
             check = f"loss_abs_diff {p['loss_abs_diff']:.1e}, weights {p['param_max_abs_diff_after_step']:.1e}"
             print(f"| {name} train_step {shape} ({p['data']}, {p['seglab_optimizer']}) | {p['seglab_ms']:.1f} ms | "
-                  f"{p['mmseg_ms']:.1f} ms | {p['ratio_seglab_over_mmseg']:.2f} | {check} |")
+                  f"{p['mmseg_ms']:.1f} ms | {p['ratio_seglab_over_mmseg']:.2f} | {shares(p)} | {check} |")
             print(f"| {name} train_step {shape} ({p['data']}, fused=False) | {p['seglab_plain_ms']:.1f} ms | "
-                  f"{p['mmseg_ms']:.1f} ms | {p['ratio_seglab_plain_over_mmseg']:.2f} | "
+                  f"{p['mmseg_ms']:.1f} ms | {p['ratio_seglab_plain_over_mmseg']:.2f} | {shares(p, 'seglab_plain')} | "
                   f"weights {p['param_max_abs_diff_after_step_fused_false']:.1e} |")
             o = p["optimizer_step"]
             print(f"| {name} optimizer step only ({p['seglab_optimizer']} / fused=False) | {o['seglab_ms']:.1f} / "
                   f"{o['seglab_plain_ms']:.1f} ms | {o['mmseg_ms']:.1f} ms | {o['ratio_seglab_over_mmseg']:.2f} / "
-                  f"{o['ratio_seglab_plain_over_mmseg']:.2f} | |")
+                  f"{o['ratio_seglab_plain_over_mmseg']:.2f} | no matmul FLOPs | |")
     for part, check in (("pipeline", None), ("metric", "max_abs_metric_diff")):
         if part in report:
             p = report[part]
             print(
                 f"| {part} | {p['seglab_items_per_s']:.1f} it/s | {p['mmseg_items_per_s']:.1f} it/s | "
-                f"{p['ratio_seglab_over_mmseg']:.2f} | {f'{check} {p[check]:.1e}' if check else ''} |"
+                f"{p['ratio_seglab_over_mmseg']:.2f} | no matmul FLOPs | {f'{check} {p[check]:.1e}' if check else ''} |"
             )
+
+
+def shares(p: dict, ours: str = "seglab") -> str:
+    """'61% / 33%': a row's shares of the matmul peak (seglab's ``ours`` timing / MMSeg), or '' without them."""
+    share = p.get("share_of_peak", {})
+    if ours not in share or "mmseg" not in share:
+        return ""
+    return f"{100 * share[ours]:.0f}% / {100 * share['mmseg']:.0f}%"
 
 
 def _library_defaults(name: str, args: argparse.Namespace) -> None:
@@ -420,13 +446,16 @@ def main(argv: list[str] | None = None) -> dict:
 
         cv2.setNumThreads(args.opencv_threads)
     configure_timing(args)
-    report: dict[str, Any] = {"environment": environment(args, mm, sl), "args": vars(args), "models": {}}
+    # Measured here, on the clock and thread count the rows are timed with.
+    peak = matmul_peak_flops(args.device)
+    report: dict[str, Any] = {"environment": environment(args, mm, sl), "args": vars(args),
+                              "matmul_peak_gflop_per_s": round(peak / 1e9, 1), "models": {}}
     t_start = time.perf_counter()
     for name in args.models:
         if {"infer", "train", "train_step"} <= set(args.skip):
             break
         t0 = time.perf_counter()
-        report["models"][name] = bench_model(name, args, mm, sl)
+        report["models"][name] = bench_model(name, args, mm, sl, peak)
         gc.collect()  # free the previous pair of models before building the next
         print(f"{name}: {json.dumps(report['models'][name])} ({time.perf_counter() - t0:.0f} s)", flush=True)
     if "pipeline" not in args.skip:

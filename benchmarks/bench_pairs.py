@@ -188,3 +188,26 @@ def max_abs_diff(a: Any, b: Any) -> float:
     if a.shape != b.shape:
         raise ValueError(f"outputs differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
     return (a - b).abs().max().item()
+
+
+def reference_flops(ref: Any, x: Any, data_samples: list | None = None) -> float:
+    """FLOPs (torch's FlopCounterMode) of MMSeg's model on ``x``: its forward (no samples), or, with
+    ``data_samples``, one forward + backward of its training losses on a copy (the models timed keep their state).
+
+    Both libraries' shares of the peak are taken of this one count, the reference algorithm's work, so a seglab
+    path that does fewer multiplications (Winograd, SegFormer's per-level fusion) shows as a larger share.
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    if data_samples is None:
+        with torch.no_grad(), counter:
+            ref(x, mode="tensor")
+    else:
+        model = copy.deepcopy(ref).train()
+        with counter:
+            losses = model(x, data_samples, mode="loss")
+            sum(v for k, v in losses.items() if "loss" in k).backward()
+    return float(counter.get_total_flops())
+

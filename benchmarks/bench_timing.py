@@ -134,6 +134,30 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int, de
     return times
 
 
+def matmul_peak_flops(device: Any, n: int = 1024, repeats: int = 10) -> float:
+    """Best fp32 FLOP/s of an (n x n) @ (n x n) matmul over ``repeats`` calls (after one warm-up), on ``CLOCK``."""
+    import torch
+
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        sync(device)
+        t0 = CLOCK()
+        torch.mm(a, b)
+        sync(device)
+        best = min(best, CLOCK() - t0)
+    return 2 * n**3 / best
+
+
+def add_peak_shares(entry: dict[str, Any], flops: float, peak: float) -> dict[str, Any]:
+    """Add ``gflop`` (per timed call) and each timed library's ``share_of_peak`` (flops / median time / peak)."""
+    entry["gflop"] = round(flops / 1e9, 3)
+    entry["share_of_peak"] = {n[:-3]: round(flops / (ms / 1e3) / peak, 3)
+                              for n, ms in entry.items() if n.endswith("_ms") and ms > 0}
+    return entry
+
+
 def summarize(times: dict[str, list[float]], per_item: int = 1) -> dict[str, Any]:
     """Medians (ms, items/s) and the seglab/MMSeg time ratio."""
     med = {n: statistics.median(t) for n, t in times.items()}

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from .bench_timing import run_forked
+from .bench_timing import matmul_peak_flops, run_forked
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CONFIGS = [
@@ -31,22 +31,6 @@ DEFAULT_CONFIGS = [
     "configs/pspnet/pspnet_r50-d8_4xb2-40k_cityscapes-512x1024.py",
     "configs/segformer/segformer_mit-b0_8xb2-160k_ade20k-512x512.py",
 ]
-
-
-def matmul_peak_flops(device: torch.device, n: int = 1024, repeats: int = 10) -> float:
-    """Best fp32 FLOP/s of an (n x n) @ (n x n) matmul over ``repeats`` timed calls (after one warm-up)."""
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    torch.mm(a, b)
-    best = float("inf")
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
-        torch.mm(a, b)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best
 
 
 def bench_config(config: str, shape: tuple[int, int], batch: int, iters: int, warmup: int, device: torch.device,

@@ -49,3 +49,11 @@ def test_process_clock_and_cpu_only_options(applied):
     for flags in (["--isolate"], ["--clock", "process"]):
         with pytest.raises(SystemExit, match="CPU"):
             bench_models.configure_timing(bench_models.parse_args(["--device", "cuda", *flags]))
+
+
+def test_table_shares_column():
+    """The Markdown row's share-of-peak cell: seglab's (or its fused=False timing's) share / MMSeg's."""
+    row = {"share_of_peak": {"seglab": 0.612, "seglab_plain": 0.5, "mmseg": 0.333}}
+    assert bench_models.shares(row) == "61% / 33%"
+    assert bench_models.shares(row, "seglab_plain") == "50% / 33%"
+    assert bench_models.shares({}) == ""
