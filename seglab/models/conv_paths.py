@@ -10,7 +10,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["autocast_on", "cpu_float32", "eager_cpu_inference", "plain_weight", "same_3x3", "unhooked"]
+__all__ = ["autocast_on", "cpu_float32", "eager_cpu_inference", "plain_weight", "pointwise", "same_3x3", "unhooked"]
+
+# Activations that act on each value alone: a block-by-block path may apply them to any part of a map.
+_POINTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid,
+              nn.Tanh, nn.ELU, nn.Identity)
 
 
 def plain_weight(conv: nn.Module) -> bool:
@@ -25,6 +29,11 @@ def eager_cpu_inference(x: torch.Tensor) -> bool:
     its graph, and the blocks write into buffers of the input's dtype, which autocast's products would not match)."""
     return (x.device.type == "cpu" and not torch.is_grad_enabled() and not torch.jit.is_tracing()
             and not torch.compiler.is_compiling() and not autocast_on())
+
+
+def pointwise(module: nn.Module | None) -> bool:
+    """``module`` is a stock activation acting on each value alone (applied to part of a map, the same values)."""
+    return type(module) in _POINTWISE
 
 
 def unhooked(*modules: nn.Module | None) -> bool:

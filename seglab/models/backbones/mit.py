@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ...registry import MODELS, ConfigError
-from ..conv_paths import eager_cpu_inference, unhooked
+from ..conv_paths import eager_cpu_inference, pointwise, unhooked
 from ..layers import build_activation_layer, build_norm_layer
 from ..layers.transformer import MultiheadAttention, PatchEmbed, build_dropout, nchw_to_nlc, nlc_to_nchw
 from ..weight_init import resolve_init_cfg
@@ -29,7 +29,6 @@ __all__ = ["EfficientMultiheadAttention", "MixFFN", "MixVisionTransformer", "MiT
 
 # Pixels per block of Mix-FFN's CPU inference path: a block's hidden map (4x the embedding width) stays in cache.
 PIXELS_PER_BLOCK = 2048
-_POINTWISE = (nn.GELU, nn.ReLU, nn.SiLU, nn.Identity)
 
 
 class MixFFN(nn.Module):
@@ -82,7 +81,7 @@ class MixFFN(nn.Module):
 
     def _row_blocks_path(self, x: torch.Tensor) -> bool:
         """Gradient-free eval on the CPU with a pointwise activation: the hidden map can be made a few rows at a time."""
-        return (self.row_blocks and eager_cpu_inference(x) and not self.training and type(self.layers[2]) in _POINTWISE
+        return (self.row_blocks and eager_cpu_inference(x) and not self.training and pointwise(self.layers[2])
                 and unhooked(self.layers[2]))
 
     def _by_row_blocks(self, x: torch.Tensor, hw_shape: tuple[int, int]) -> torch.Tensor:
@@ -92,8 +91,7 @@ class MixFFN(nn.Module):
         fc1, dw, act, _, fc2, _ = self.layers
         n, length, _ = x.shape
         h, w = hw_shape
-        if length != h * w:
-            raise ValueError(f"MixFFN: {length} tokens cannot form a {h}x{w} map")
+        _check_tokens(length, h, w)
         rows_per_block = max(1, PIXELS_PER_BLOCK // w)
         w1, w2 = fc1.weight.flatten(1), fc2.weight.flatten(1).t()
         out = x.new_empty(n, length, w2.shape[1])
@@ -115,12 +113,17 @@ class MixFFN(nn.Module):
         fc1, dw, act, drop1, fc2, drop2 = self.layers
         n, length, _ = x.shape
         h, w = hw_shape
-        if length != h * w:
-            raise ValueError(f"MixFFN: {length} tokens cannot form a {h}x{w} map")
+        _check_tokens(length, h, w)
         hidden = F.linear(x, fc1.weight.flatten(1), fc1.bias)
         spatial = dw(hidden.view(n, h, w, -1).permute(0, 3, 1, 2))
         hidden = drop1(act(spatial.permute(0, 2, 3, 1).reshape(n, length, -1)))
         return drop2(F.linear(hidden, fc2.weight.flatten(1), fc2.bias))
+
+
+def _check_tokens(length: int, h: int, w: int) -> None:
+    """Raise ValueError unless ``length`` tokens form an ``h`` x ``w`` map."""
+    if length != h * w:
+        raise ValueError(f"MixFFN: {length} tokens cannot form a {h}x{w} map")
 
 
 class EfficientMultiheadAttention(MultiheadAttention):

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...registry import MODELS, ConfigError
-from ..conv_paths import eager_cpu_inference, plain_weight, unhooked
+from ..conv_paths import eager_cpu_inference, plain_weight, pointwise, unhooked
 from ..fuse import applied_weight_bias
 from ..layers import ConvModule, resize
 from .decode_head import BaseDecodeHead
@@ -22,9 +22,6 @@ __all__ = ["SegformerHead"]
 
 # Pixels per block of the CPU inference path: a block's 256-channel intermediates (~1 MiB each) stay in cache.
 ROWS_PER_BLOCK = 1024
-# Activations that act on each value alone, so applying them to a block of pixels is the same as to the map.
-_POINTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid,
-              nn.Tanh, nn.ELU, nn.Identity)
 
 
 @MODELS.register_module()
@@ -62,17 +59,13 @@ class SegformerHead(BaseDecodeHead):
         """Levels (N, C_i, h_i, w_i) -> logits (N, out_channels, h0, w0)."""
         levels = self._transform_inputs(inputs)
         size = levels[0].shape[2:]
-        if self.commute_fusion and self._plain_fusion():
+        if self.commute_fusion and _plain_1x1(self.fusion_conv):  # what the commuted form computes
             if self._rows_inference(levels[0]):
                 return self._logits_by_rows(levels, size)
             return self.cls_seg(self._fuse_then_resize(levels, size))
         projected = [conv(x) for conv, x in zip(self.convs, levels)]
         outs = [resize(p, size=size, mode=self.interpolate_mode, align_corners=self.align_corners) for p in projected]
         return self.cls_seg(self.fusion_conv(torch.cat(outs, dim=1)))
-
-    def _plain_fusion(self) -> bool:
-        """The fusion is a stock 1x1 conv followed by its norm and activation: what the commuted form computes."""
-        return _plain_1x1(self.fusion_conv)
 
     def _fuse_then_resize(self, levels: list[torch.Tensor], size: torch.Size) -> torch.Tensor:
         """fusion_conv(cat(resize(conv_i(x_i)))) computed as sum_i resize(fusion_i(conv_i(x_i))), then the fusion's
@@ -100,7 +93,7 @@ class SegformerHead(BaseDecodeHead):
         per_pixel = all(
             (m.norm is None or (isinstance(m.norm, _BatchNorm) and not m.norm.training
                                 and m.norm.running_mean is not None))
-            and (not m.with_activation or type(m.activate) in _POINTWISE)
+            and (not m.with_activation or pointwise(m.activate))
             for m in (*convs, fusion))
         parts = [part for m in (*convs, fusion) for part in (m, m.conv, m.norm, getattr(m, "activate", None))]
         return (per_pixel and all(_plain_1x1(m) for m in convs) and type(cls) is nn.Conv2d
