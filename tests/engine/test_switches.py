@@ -367,16 +367,10 @@ def test_segformer_commute_fusion_through_seglab_train(tmp_path, single_thread, 
     assert bool(calls) == value
 
 
-@pytest.mark.parametrize("value", [True, False])
-def test_mit_ffn_row_blocks_through_seglab_test(tmp_path, single_thread, monkeypatch, value):
-    """`seglab test CFG CKPT --cfg-options model.backbone.ffn_row_blocks=...` decides whether evaluation builds
-    Mix-FFN's hidden map by row blocks (its values are those of the whole map: tests/models/backbones/test_mit.py)."""
+def _tiny_segformer_checkpoint(tmp_path) -> tuple[str, str]:
+    """A MiT + SegformerHead config trained 2 iterations by `seglab train`: (config path, checkpoint path)."""
     from seglab import cli
-    from seglab.models.backbones.mit import MixFFN
 
-    calls = []
-    real = MixFFN._by_row_blocks
-    monkeypatch.setattr(MixFFN, "_by_row_blocks", lambda self, *a: calls.append(1) or real(self, *a))
     data = make_data(str(tmp_path / "data"), n_train=4, n_val=2)
     work = tmp_path / "w"
     model = ("model['backbone'] = dict(type='MixVisionTransformer', embed_dims=4, num_layers=(1, 1, 1, 1), "
@@ -385,10 +379,28 @@ def test_mit_ffn_row_blocks_through_seglab_test(tmp_path, single_thread, monkeyp
              "channels=8, num_classes=3, norm_cfg=norm_cfg)\n")
     path = write_config(str(tmp_path / "c.py"), data, str(work), iters=2, batch=2, norm="BN", ckpt=2, extra=model)
     assert cli.main(["train", path, "--device", "cpu"]) == 0
-    calls.clear()  # training forwards never take it (autograd): only the test below counts
-    assert cli.main(["test", path, str(work / "iter_2.pth"), "--device", "cpu",
-                     "--cfg-options", f"model.backbone.ffn_row_blocks={value}"]) == 0
-    assert bool(calls) == value
+    return path, str(work / "iter_2.pth")
+
+
+@pytest.mark.parametrize(("key", "method"), [("model.backbone.ffn_row_blocks", "mix_ffn"),
+                                             ("model.decode_head.commute_fusion", "segformer_head")])
+def test_segformer_block_paths_through_seglab_test(tmp_path, single_thread, monkeypatch, key, method):
+    """`seglab test CFG CKPT --cfg-options KEY=...` decides whether evaluation builds Mix-FFN's hidden map by row
+    blocks (ffn_row_blocks) or runs the head by pixel blocks (commute_fusion); their values are those of the whole
+    map (tests/models/backbones/test_mit.py, tests/models/decode_heads/test_segformer_head.py)."""
+    from seglab import cli
+    from seglab.models.backbones.mit import MixFFN
+    from seglab.models.decode_heads import SegformerHead
+
+    cls, name = (MixFFN, "_by_row_blocks") if method == "mix_ffn" else (SegformerHead, "_logits_by_rows")
+    calls = []
+    real = getattr(cls, name)
+    monkeypatch.setattr(cls, name, lambda self, *a: calls.append(1) or real(self, *a))
+    path, ckpt = _tiny_segformer_checkpoint(tmp_path)
+    for value in (True, False):
+        calls.clear()  # training forwards never take them (autograd): only each test below counts
+        assert cli.main(["test", path, ckpt, "--device", "cpu", "--cfg-options", f"{key}={value}"]) == 0
+        assert bool(calls) == value, (key, value)
 
 
 def test_mit_ffn_row_blocks_must_be_a_bool():
