@@ -15,6 +15,8 @@ from torch import nn
 
 from seglab.config import Config, bool_switch
 from seglab.engine import allocator
+from seglab.engine.compiled import compile_forward
+from seglab.engine.runtime import compile_cfg, to_channels_last
 from seglab.io.checkpoint import load_checkpoint
 from seglab.models.depthwise import blocked_depthwise as blocked_dw
 from seglab.models.fuse import fuse_conv_bn as fuse_bn
@@ -124,6 +126,8 @@ def init_model(
     winograd_conv: bool | None = None,
     blocked_depthwise: bool | None = None,
     retain_heap: bool | None = None,
+    channels_last: bool | None = None,
+    compile: bool | Mapping[str, Any] | None = None,
 ) -> nn.Module:
     """Build ``config.model``, load ``checkpoint`` (path or URL) and return it in eval mode on ``device``.
 
@@ -138,6 +142,10 @@ def init_model(
     (:mod:`seglab.models.depthwise`).
     ``retain_heap`` (default: the config's ``retain_heap``, else True) on a CPU ``device`` makes glibc keep
     freed memory for the next tensors instead of fresh kernel pages (:mod:`seglab.engine.allocator`).
+    ``channels_last`` (default: the config's ``channels_last``, else False) converts the model and its input
+    batches to channels_last. ``compile`` (default: the config's ``compile``, else False; True or a dict of
+    ``torch.compile`` arguments) compiles the forward at its first call, falling back to the eager forward with a
+    warning where compiling fails (:mod:`seglab.engine.compiled`).
     """
     if isinstance(config, (str, Path)):
         cfg = Config.fromfile(config)
@@ -167,7 +175,12 @@ def init_model(
         model = fuse_bn(model, inplace=True)
     if bool_switch(cfg, "blocked_depthwise", given=blocked_depthwise):
         model = blocked_dw(model, inplace=True)
-    return winograd(model, inplace=True) if bool_switch(cfg, "winograd_conv", given=winograd_conv) else model
+    if bool_switch(cfg, "winograd_conv", given=winograd_conv):
+        model = winograd(model, inplace=True)
+    if bool_switch(cfg, "channels_last", default=False, given=channels_last):
+        model = to_channels_last(model)
+    options = compile_cfg(cfg.get("compile", False) if compile is None else compile)
+    return model if options is None else compile_forward(model, options)
 
 
 # Transforms that read ground truth, which an image to predict does not have.

@@ -21,6 +21,7 @@ from seglab.config import bool_switch
 from seglab.models.winograd import winograd_conv
 from seglab.registry import HOOKS, LOOPS, MODELS, VISUALIZERS, ConfigError
 
+from .compiled import compile_forward
 from .dataloader import build_dataloader
 from .hooks import Hook, get_priority
 from .loops import BaseTrainLoop, Evaluator, HookCaller
@@ -98,7 +99,7 @@ def build_model(cfg: Mapping | nn.Module, ctx: RunContext, wrapper_cfg: Mapping 
         model = winograd_conv(model, inplace=True, training=True)
     kwargs = compile_cfg(compile)
     if kwargs is not None:
-        model.forward = torch.compile(model.forward, **kwargs)
+        compile_forward(model, kwargs)
     return wrap_model(model, wrapper_cfg, ctx.world_size, ctx.device, ctx.logger)
 
 

@@ -189,9 +189,11 @@ def test_inference(workspace):
     _check_infer_output("work_dirs/infer", "data/demo_shapes/img_dir/val/val_00000.png")
     _check_infer_output("work_dirs/infer_val", "data/demo_shapes/img_dir/val/val_00001.png")
     blocks = python_blocks(text)
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     for block in blocks:
-        exec(compile(block.replace(DOC_CKPT, RUN_CKPT), "inference.md", "exec"), {})
+        names: dict = {}
+        exec(compile(block.replace(DOC_CKPT, RUN_CKPT), "inference.md", "exec"), names)
+    assert type(names["model"].forward).__name__ == "CompiledForward"  # compile=True reached the model
     assert sorted(os.listdir("work_dirs/infer_py/pred")) == ["val_00000.png", "val_00001.png"]
 
 

@@ -154,3 +154,23 @@ def test_logger_line_averages_over_interval(tmp_path, caplog):
     assert len(lines) == 2
     assert "Iter(train) [2/4]" in lines[0] and "loss: 3.0000" in lines[0] and "lr: 1.0000e-02" in lines[0]
     assert "[4/4]" in lines[1] and "loss: 2.0000" in lines[1]
+
+
+def test_logger_eta_leaves_out_the_first_iteration(tmp_path, caplog, monkeypatch):
+    """A first iteration of 100 s (compiling) and 1 s after it: the ETA counts 1 s per iteration left."""
+    from seglab.engine.hooks import logger_hook
+
+    now = [0.0]
+    monkeypatch.setattr(logger_hook.time, "perf_counter", lambda: now[0])
+    runner = FakeRunner(str(tmp_path), max_iters=10)
+    hook = LoggerHook(interval=1)
+    runner.logger.propagate = True
+    with caplog.at_level(logging.INFO, logger="seglab.test"):
+        hook.before_train(runner)
+        for end in (100.0, 101.0, 102.0, 103.0):  # the clock at the end of iterations 1-4
+            now[0] = end
+            hook.after_train_iter(runner, runner.iter, outputs={"loss": 1.0})
+            runner.iter += 1
+    etas = [r.getMessage().split("eta: ")[1].split()[0] for r in caplog.records if "Iter(train)" in r.getMessage()]
+    # iteration 1: only the first iteration is known (100 s each, 9 left); then 1 s per iteration after it
+    assert etas == ["0:15:00", "0:00:08", "0:00:07", "0:00:06"]

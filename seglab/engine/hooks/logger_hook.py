@@ -47,11 +47,13 @@ class LoggerHook(Hook):
         self.progress_bar = progress_bar
         self._start_time = time.perf_counter()
         self._start_iter = 0
+        self._warm_time: float | None = None
         self._bar_shown = False
 
     def before_train(self, runner: RunnerLike) -> None:
         self._start_time = time.perf_counter()
         self._start_iter = runner.iter
+        self._warm_time = None
 
     def _use_bar(self, runner: RunnerLike) -> bool:
         if getattr(runner, "rank", 0) != 0:
@@ -62,7 +64,14 @@ class LoggerHook(Hook):
         return bool(isatty and isatty())
 
     def _eta(self, runner: RunnerLike, done: int) -> datetime.timedelta:
-        per_iter = (time.perf_counter() - self._start_time) / max(done - self._start_iter, 1)
+        """Time left at the rate of this run's iterations after its first."""
+        # The first iteration carries one-off costs (torch.compile, cuDNN autotuning, the allocator's first
+        # blocks, worker start-up) that would inflate the estimate; it counts only until a second one is done.
+        now = time.perf_counter()
+        if self._warm_time is not None and done > self._start_iter + 1:
+            per_iter = (now - self._warm_time) / (done - self._start_iter - 1)
+        else:
+            per_iter = (now - self._start_time) / max(done - self._start_iter, 1)
         return datetime.timedelta(seconds=int(per_iter * (runner.max_iters - done)))
 
     def _clear_bar(self) -> None:
@@ -89,6 +98,8 @@ class LoggerHook(Hook):
         for key, value in (outputs or {}).items():
             hub.update_scalar(f"train/{key}", value)
         done = runner.iter + 1
+        if done == self._start_iter + 1:
+            self._warm_time = time.perf_counter()
         last = done == runner.max_iters
         bar = self._use_bar(runner)
         if not (self.every_n(done, self.interval) or (last and not self.ignore_last)):
