@@ -128,6 +128,7 @@ def init_model(
     retain_heap: bool | None = None,
     channels_last: bool | None = None,
     compile: bool | Mapping[str, Any] | None = None,
+    amp: bool = False,
 ) -> nn.Module:
     """Build ``config.model``, load ``checkpoint`` (path or URL) and return it in eval mode on ``device``.
 
@@ -145,8 +146,11 @@ def init_model(
     ``channels_last`` (default: the config's ``channels_last``, else False) converts the model and its input
     batches to channels_last. ``compile`` (default: the config's ``compile``, else False; True or a dict of
     ``torch.compile`` arguments) compiles the forward at its first call, falling back to the eager forward with a
-    warning where compiling fails (:mod:`seglab.engine.compiled`).
+    warning where compiling fails (:mod:`seglab.engine.compiled`). ``amp=True`` makes :func:`inference_model`
+    predict under autocast (float16 on CUDA, bfloat16 on the CPU; ``model.inference_amp``).
     """
+    if not isinstance(amp, bool):
+        raise ConfigError(f"init_model: amp must be True or False, got {amp!r}")
     if isinstance(config, (str, Path)):
         cfg = Config.fromfile(config)
     elif isinstance(config, Config):
@@ -168,6 +172,7 @@ def init_model(
     source = str(checkpoint) if checkpoint is not None else "init_model without a checkpoint"
     model.dataset_meta = meta_from_checkpoint(ckpt, _num_classes(model), source=source, fallback=from_config)
     model.cfg = cfg
+    model.inference_amp = amp
     model = model.to(device).eval()
     if bool_switch(cfg, "retain_heap", given=retain_heap) and torch.device(device).type == "cpu":
         allocator.retain_freed_memory()
@@ -223,7 +228,7 @@ def _test_pipeline(model: nn.Module, from_array: bool) -> Any:
 
 def enable_tta(model: nn.Module) -> nn.Module:
     """Wrap a model from ``init_model`` in its config's ``tta_model`` (e.g. SegTTAModel); predictions then use
-    ``tta_pipeline`` (MMSeg's ``--tta``). The wrapper keeps ``cfg`` and ``dataset_meta``."""
+    ``tta_pipeline`` (MMSeg's ``--tta``). The wrapper keeps ``cfg``, ``dataset_meta`` and ``inference_amp``."""
     cfg = getattr(model, "cfg", None)
     if cfg is None or not cfg.get("tta_pipeline") or not cfg.get("tta_model"):
         raise ConfigError("TTA needs 'tta_pipeline' and 'tta_model' in the config "
@@ -232,6 +237,7 @@ def enable_tta(model: nn.Module) -> nn.Module:
     tta_cfg["module"] = model
     wrapper = MODELS.build(tta_cfg)
     wrapper.cfg, wrapper.dataset_meta, wrapper.is_tta = cfg, getattr(model, "dataset_meta", None), True
+    wrapper.inference_amp = getattr(model, "inference_amp", False)
     return wrapper.to(next(model.parameters()).device).eval()
 
 
@@ -240,6 +246,8 @@ def inference_model(model: nn.Module, img: ImageInput | Sequence[ImageInput]) ->
 
     Returns SegDataSample(s) with ``seg_logits`` (C, H, W) and ``pred_sem_seg`` (1, H, W) int64 at the
     image size. A list runs as one batch per image size, so each result equals the single-image one.
+    With ``model.inference_amp`` (``init_model(..., amp=True)``) the forward runs under autocast and
+    ``seg_logits`` come in its dtype.
     """
     is_batch = isinstance(img, (list, tuple))
     imgs = list(img) if is_batch else [img]
@@ -264,7 +272,9 @@ def inference_model(model: nn.Module, img: ImageInput | Sequence[ImageInput]) ->
         key = tuple(tuple(v.shape) for v in x) if isinstance(x, (list, tuple)) else tuple(x.shape)
         groups.setdefault(key, []).append(i)
     outputs: list = [None] * len(imgs)
-    with torch.no_grad():
+    amp = bool(getattr(model, "inference_amp", False))
+    device_type = next(model.parameters()).device.type
+    with torch.no_grad(), torch.autocast(device_type, enabled=amp):
         for indices in groups.values():
             batch = {key: [data[key][i] for i in indices] for key in ("inputs", "data_samples")}
             for i, out in zip(indices, model.test_step(batch)):

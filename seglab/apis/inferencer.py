@@ -101,7 +101,8 @@ class SegInferencer:
 
     ``model`` is a config path, a Config or a built segmentor; ``weights`` a checkpoint path or URL.
     Colours come from ``palette``, else the checkpoint's dataset meta, else the config's dataset.
-    ``tta=True`` predicts through the config's ``tta_model`` and ``tta_pipeline``.
+    ``tta=True`` predicts through the config's ``tta_model`` and ``tta_pipeline``; ``amp=True`` under autocast
+    (float16 on CUDA, bfloat16 on the CPU).
     """
 
     def __init__(
@@ -112,6 +113,7 @@ class SegInferencer:
         classes: Sequence[str] | None = None,
         palette: Sequence[Sequence[int]] | None = None,
         tta: bool = False,
+        amp: bool = False,
     ) -> None:
         if isinstance(model, nn.Module):
             if weights is not None:
@@ -121,8 +123,10 @@ class SegInferencer:
                     ckpt, _num_classes(model), source=str(weights), fallback=fallback
                 )
             self.model = model.to(device).eval()
+            if amp:
+                self.model.inference_amp = True
         else:
-            self.model = init_model(model, weights, device=device)
+            self.model = init_model(model, weights, device=device, amp=amp)
         if classes is not None or palette is not None:
             meta = dict(getattr(self.model, "dataset_meta", None) or {})
             meta.update({k: list(v) for k, v in (("classes", classes), ("palette", palette)) if v is not None})

@@ -81,6 +81,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     p.add_argument("--opacity", type=float, default=0.8, help="overlay opacity in [0, 1] (default: 0.8)")
     p.add_argument("--tta", action="store_true", help="test-time augmentation (the config's tta_pipeline/tta_model)")
+    p.add_argument("--amp", action="store_true",
+                   help="predict under autocast: float16 on CUDA, bfloat16 on the CPU (slow on CPUs without bf16 units)")
     p.add_argument("--tile", type=int, default=None, metavar="N",
                    help="predict each image in N x N tiles (images larger than memory; .npy and uncompressed "
                         "TIFF are read window by window)")
@@ -136,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         device = "cpu"
     items, videos = shard(items, rank, world_size), shard(videos, rank, world_size)
-    inferencer = SegInferencer(cfg, args.checkpoint, device=device, tta=args.tta)
+    inferencer = SegInferencer(cfg, args.checkpoint, device=device, tta=args.tta, amp=args.amp)
     done = frames = 0
     if args.tile is not None:
         for item, name in progress(iter(items), len(items), "infer (tiled)"):

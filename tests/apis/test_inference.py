@@ -170,3 +170,20 @@ def test_inferencer_folder_and_out_dir(setup, tmp_path):
         assert (tmp_path / "out" / "vis" / p.name).is_file()
     single = inferencer(cv2.imread(str(images[1])), return_datasample=True)
     assert torch.equal(single["predictions"].pred_sem_seg.data[0], direct_argmax(inferencer.model, images[1]))
+
+
+def test_amp_switch_is_a_bool_and_survives_tta(setup):
+    from seglab.apis import enable_tta
+    from seglab.registry import ConfigError
+
+    _, cfg_path, _, images = setup
+    with pytest.raises(ConfigError, match="amp must be True or False"):
+        init_model(str(cfg_path), amp="bf16")
+    assert init_model(str(cfg_path)).inference_amp is False
+    model = init_model(str(cfg_path), amp=True, cfg_options=dict(
+        tta_model=dict(type="SegTTAModel"),
+        tta_pipeline=[dict(type="LoadImageFromFile"), dict(type="TestTimeAug", transforms=[
+            [dict(type="RandomFlip", prob=0.0, direction="horizontal")], [dict(type="PackSegInputs")]])]))
+    wrapped = enable_tta(model)
+    assert wrapped.inference_amp is True
+    assert inference_model(wrapped, str(images[0])).seg_logits.data.dtype == torch.bfloat16

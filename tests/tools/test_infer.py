@@ -161,3 +161,16 @@ def test_torchrun_splits_the_inputs_across_processes(setup, tmp_path):
     for name, labels in got.items():
         direct = inference_model(setup["model"], str(setup["images"] / name)).pred_sem_seg.data[0].numpy()
         np.testing.assert_array_equal(labels, direct)
+
+
+def test_amp_predicts_under_autocast(setup, tmp_path):
+    """--amp: bfloat16 autocast on the CPU; the PNGs hold what init_model(amp=True) predicts."""
+    assert main(["infer", setup["config"], setup["ckpt"], str(setup["images"]), "--amp", "--out-dir", str(tmp_path),
+                 "--device", "cpu"]) == 0
+    amp_model = init_model(setup["config"], setup["ckpt"], amp=True)
+    for name, labels in _read(tmp_path / "pred").items():
+        sample = inference_model(amp_model, str(setup["images"] / name))
+        assert sample.seg_logits.data.dtype == torch.bfloat16  # autocast reached the forward
+        np.testing.assert_array_equal(labels, sample.pred_sem_seg.data[0].numpy())
+        full = inference_model(setup["model"], str(setup["images"] / name)).pred_sem_seg.data[0].numpy()
+        assert (labels == full).mean() > 0.9  # bfloat16 rounding flips only near-tied pixels
