@@ -108,11 +108,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--metric-samples", type=int, default=20, help="random predictions per metric pass")
     p.add_argument("--metric-shape", type=int, nargs=2, default=[512, 512], metavar=("H", "W"),
                    help="size of each random prediction for the metric (default: 512 512)")
-    p.add_argument("--seglab-infer", choices=["default", "plain"], default="default",
+    p.add_argument("--seglab-infer", choices=["default", "plain", "compiled"], default="default",
                    help="seglab inference path: 'default' = what init_model picks (BatchNorm folded into the "
                         "convs, fuse_conv_bn; large depth-wise convs by channel blocks, blocked_depthwise; large "
                         "3x3 convs by Winograd on the CPU, winograd_conv), "
-                        "'plain' = the stock model (default: default)")
+                        "'plain' = the stock model, 'compiled' = 'default' with the forward compiled by "
+                        "torch.compile (Inductor, weights frozen as constants: compile=dict(options=dict("
+                        "freezing=True))), compiled before the timing (default: default)")
     p.add_argument("--retain-heap", choices=["on", "off"], default="on",
                    help="'on' applies seglab's CPU default retain_heap (glibc keeps freed memory for the next "
                         "tensors); it is process-wide, so without --isolate MMSeg's timings get it too (default: on)")
@@ -137,6 +139,18 @@ def hw(size: list[int]) -> tuple[int, int]:
     return (size[0], size[-1])
 
 
+def inference_path(model: Any, path: str, sl: dict) -> Any:
+    """The seglab model ``--seglab-infer path`` times: the stock ``model``, a copy with init_model's CPU paths
+    (``default``; ``model`` itself stays plain for the training rows) or, for ``compiled``, that copy with its
+    forward compiled (Inductor, weights frozen), which its first call (the check, before any timing) compiles."""
+    if path == "plain":
+        return model
+    fast = sl["winograd_conv"](sl["blocked_depthwise"](sl["fuse_conv_bn"](model)), inplace=True)
+    if path == "compiled":
+        fast = sl["compile_forward"](fast, dict(options=dict(freezing=True)))
+    return fast
+
+
 def bench_model(name: str, args: argparse.Namespace, mm: dict, sl: dict, peak: float) -> dict:
     """Inference and training-step timings of one model in both libraries, each also as a share of ``peak``
     (FLOP/s) for MMSeg's FLOP count."""
@@ -148,10 +162,7 @@ def bench_model(name: str, args: argparse.Namespace, mm: dict, sl: dict, peak: f
     if "infer" not in args.skip:
         ours.eval(), ref.eval()
         h, w = hw(args.size)
-        # Copies: training stays plain. 'default' is init_model's path: BN folded, Winograd 3x3 convs (CPU).
-        fast = ours
-        if args.seglab_infer == "default":
-            fast = sl["winograd_conv"](sl["blocked_depthwise"](sl["fuse_conv_bn"](ours)), inplace=True)
+        fast = inference_path(ours, args.seglab_infer, sl)
         x = torch.randn(args.batch, 3, h, w, generator=torch.Generator().manual_seed(3)).to(args.device)
         if args.infer_mode == "predict":
             from mmengine.config import ConfigDict

@@ -88,6 +88,7 @@ def import_libraries() -> tuple[dict, dict]:
         "build_optim_wrapper": mm_build_optim_wrapper,
     }
     import seglab
+    from seglab.engine.compiled import compile_forward
 
     sl = {
         "version": seglab.__version__,
@@ -105,6 +106,7 @@ def import_libraries() -> tuple[dict, dict]:
         "blocked_depthwise": seglab.models.blocked_depthwise,
         "winograd_convs": seglab.models.winograd_convs,
         "folded_pairs": seglab.models.folded_pairs,
+        "compile_forward": compile_forward,
     }
     return mm, sl
 

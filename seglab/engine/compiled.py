@@ -8,6 +8,7 @@ own and propagates unchanged.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 from collections.abc import Callable, Mapping
@@ -39,7 +40,8 @@ class CompiledForward:
         if self.failure is not None:
             return self.eager(*args, **kwargs)
         try:
-            return self.compiled(*args, **kwargs)
+            with self._inductor_options():
+                return self.compiled(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - which failures are compile failures is decided below
             error = exc
         # Outside the except block, so that a model error is raised as itself, not "during handling" of the
@@ -50,6 +52,16 @@ class CompiledForward:
         logger.warning("torch.compile failed (%s); running the eager model from now on (compile=False in the "
                        "config, or compile=dict(backend=...), avoids this)", self.failure)
         return out
+
+    def _inductor_options(self) -> contextlib.AbstractContextManager:
+        """Inductor's ``options`` as its config while a call compiles: torch 2.13 reads some of them, such as
+        ``freezing``, from the global config only, so ``torch.compile(options=...)`` alone would drop them."""
+        options = self.options.get("options")
+        if not options or self.options.get("backend", "inductor") != "inductor":
+            return contextlib.nullcontext()
+        import torch._inductor.config as inductor_config
+
+        return inductor_config.patch(dict(options))
 
     def __deepcopy__(self, memo: dict) -> CompiledForward:
         new = CompiledForward(copy.deepcopy(self.eager, memo), self.options)

@@ -142,3 +142,25 @@ def test_training_compiled_with_aot_autograd_matches_eager(cfg_path):
         weights.append(runner.model.state_dict())
     for key, value in weights[0].items():
         torch.testing.assert_close(weights[1][key], value, rtol=1e-5, atol=1e-6, msg=key)
+
+
+def test_inductor_options_are_its_config_while_compiling(monkeypatch):
+    """compile=dict(options=dict(freezing=True)): Inductor reads freezing from its global config, so the call that
+    compiles runs with it set (and only that call)."""
+    import torch._inductor.config as inductor_config
+
+    seen = []
+
+    def fake_compile(fn, **kwargs):
+        def compiled(*args, **kw):
+            seen.append(inductor_config.freezing)
+            return fn(*args, **kw)
+        return compiled
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    model = compile_forward(Scale(), dict(options=dict(freezing=True)))
+    assert model(torch.tensor([1.0])).item() == 2.0
+    assert seen == [True] and inductor_config.freezing is False
+    plain = compile_forward(Scale(), dict(backend="eager", options=dict(freezing=True)))  # not Inductor: untouched
+    plain(torch.tensor([1.0]))
+    assert seen == [True, False]

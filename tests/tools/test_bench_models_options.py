@@ -57,3 +57,28 @@ def test_table_shares_column():
     assert bench_models.shares(row) == "61% / 33%"
     assert bench_models.shares(row, "seglab_plain") == "50% / 33%"
     assert bench_models.shares({}) == ""
+
+
+def test_seglab_inference_paths(monkeypatch):
+    """--seglab-infer: plain is the model itself; default a copy with BN folded; compiled that copy with its
+    forward compiled with Inductor's weight freezing; the model (later timed in training) stays as it was."""
+    import torch
+    from torch import nn
+
+    import seglab.models
+    from seglab.engine.compiled import CompiledForward, compile_forward
+
+    sl = {"fuse_conv_bn": seglab.models.fuse_conv_bn, "winograd_conv": seglab.models.winograd_conv,
+          "blocked_depthwise": seglab.models.blocked_depthwise, "compile_forward": compile_forward,
+          "folded_pairs": seglab.models.folded_pairs}
+    seen = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: seen.append(kwargs) or fn)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).eval()
+    assert bench_models.inference_path(model, "plain", sl) is model and sl["folded_pairs"](model) == 0
+    fast = bench_models.inference_path(model, "default", sl)
+    assert fast is not model and sl["folded_pairs"](fast) == 1 and sl["folded_pairs"](model) == 0
+    compiled = bench_models.inference_path(model, "compiled", sl)
+    assert isinstance(compiled.forward, CompiledForward) and "forward" not in vars(model)
+    assert seen == [dict(options=dict(freezing=True))] and sl["folded_pairs"](model) == 0
+    x = torch.randn(1, 3, 8, 8)
+    torch.testing.assert_close(compiled(x), model(x))
