@@ -28,6 +28,7 @@ def _direct(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, d: int) ->
 
 @pytest.mark.parametrize("n,c,k,h,w,d", [
     (1, 8, 5, 16, 16, 1), (2, 3, 7, 13, 22, 1), (1, 6, 4, 17, 9, 2), (2, 5, 3, 24, 31, 3), (1, 4, 4, 4, 4, 1),
+    (1, 20, 6, 35, 33, 1), (1, 11, 5, 70, 66, 2),  # planes >= COPY_BLOCK_MIN_PIXELS: copied a few channels at a time
 ])
 @pytest.mark.parametrize("bias", [True, False])
 def test_exact_in_float64(n, c, k, h, w, d, bias):
@@ -255,3 +256,21 @@ def test_filters_follow_a_fused_optimizer_step():
         opt.zero_grad()
         model(x).square().mean().backward()
         opt.step()
+
+
+@pytest.mark.parametrize("shape,d", [((1, 20, 35, 33), 1), ((1, 11, 70, 66), 2), ((2, 20, 35, 33), 1)])
+def test_channel_blocked_tile_copy_equals_one_copy(monkeypatch, shape, d):
+    """One NCHW image with large (phase) planes is copied into its tiles COPY_CHANNEL_BLOCK channels at a time
+    (a partial last block included): the same tiles as one copy. Batches and channels-last inputs take one copy."""
+    x = torch.randn(*shape)
+    hq, wq = (-(-s // (4 * d)) * 4 * d for s in shape[2:])
+    copies = []
+    setitem = torch.Tensor.__setitem__
+    monkeypatch.setattr(torch.Tensor, "__setitem__", lambda t, k, v: copies.append(1) or setitem(t, k, v))
+    tiles = winograd_module._padded_tiles(x, d, hq, wq)
+    blocks = -(-shape[1] // winograd_module.COPY_CHANNEL_BLOCK) if shape[0] == 1 else 1
+    assert len(copies) == d * d * blocks
+    winograd_module._padded_tiles(x.contiguous(memory_format=torch.channels_last), d, hq, wq)
+    assert len(copies) == d * d * (blocks + 1)
+    monkeypatch.setattr(winograd_module, "COPY_BLOCK_MIN_PIXELS", 10**9)  # one copy per phase
+    assert torch.equal(tiles, winograd_module._padded_tiles(x, d, hq, wq))
