@@ -16,7 +16,7 @@ from torch import nn
 from seglab.config import Config, bool_switch
 from seglab.engine import allocator
 from seglab.engine.compiled import compile_forward
-from seglab.engine.runtime import compile_cfg, to_channels_last
+from seglab.engine.runtime import to_channels_last
 from seglab.io.checkpoint import load_checkpoint
 from seglab.models.depthwise import blocked_depthwise as blocked_dw
 from seglab.models.fuse import fuse_conv_bn as fuse_bn
@@ -184,8 +184,7 @@ def init_model(
         model = winograd(model, inplace=True)
     if bool_switch(cfg, "channels_last", default=False, given=channels_last):
         model = to_channels_last(model)
-    options = compile_cfg(cfg.get("compile", False) if compile is None else compile)
-    return model if options is None else compile_forward(model, options)
+    return compile_forward(model, cfg.get("compile", False) if compile is None else compile)
 
 
 # Transforms that read ground truth, which an image to predict does not have.

@@ -27,7 +27,7 @@ from .hooks import Hook, get_priority
 from .loops import BaseTrainLoop, Evaluator, HookCaller
 from .optim import OptimWrapper, build_optim_wrapper
 from .run_context import RunContext
-from .runtime import check_keys, compile_cfg, to_channels_last
+from .runtime import check_keys, to_channels_last
 from .schedulers import ParamScheduler, build_param_schedulers
 
 __all__ = ["RUNTIME_KEYS", "LoopFactory", "TrainParts", "build_hook", "build_hooks", "build_model",
@@ -97,9 +97,7 @@ def build_model(cfg: Mapping | nn.Module, ctx: RunContext, wrapper_cfg: Mapping 
         model = to_channels_last(model)
     if winograd:
         model = winograd_conv(model, inplace=True, training=True)
-    kwargs = compile_cfg(compile)
-    if kwargs is not None:
-        compile_forward(model, kwargs)
+    compile_forward(model, compile)
     return wrap_model(model, wrapper_cfg, ctx.world_size, ctx.device, ctx.logger)
 
 

@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .runtime import compile_cfg
+
 __all__ = ["CompiledForward", "compile_forward"]
 
 logger = logging.getLogger("seglab")
@@ -72,7 +74,10 @@ class CompiledForward:
         return CompiledForward, (self.eager, self.options)
 
 
-def compile_forward(model: nn.Module, options: Mapping[str, Any] | None = None) -> nn.Module:
-    """Make ``model.forward`` a :class:`CompiledForward` of its own forward; returns ``model``."""
-    model.forward = CompiledForward(model.forward, options)
+def compile_forward(model: nn.Module, compile: bool | Mapping[str, Any] | None = True) -> nn.Module:
+    """Apply the config's ``compile`` value (True, or a dict of ``torch.compile`` arguments; False/None: off) to
+    ``model``: its ``forward`` becomes a :class:`CompiledForward` of its own forward. Returns ``model``."""
+    options = compile_cfg(compile)
+    if options is not None:
+        model.forward = CompiledForward(model.forward, options)
     return model
