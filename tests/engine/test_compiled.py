@@ -164,3 +164,18 @@ def test_inductor_options_are_its_config_while_compiling(monkeypatch):
     plain = compile_forward(Scale(), dict(backend="eager", options=dict(freezing=True)))  # not Inductor: untouched
     plain(torch.tensor([1.0]))
     assert seen == [True, False]
+
+
+def test_seglab_train_and_test_compile_from_cfg_options(cfg_path, tmp_path, monkeypatch, capsys):
+    """`seglab train/test ... --cfg-options compile=True`: a failing compile warns and both commands finish eagerly."""
+    from seglab.cli import main
+
+    calls = []
+    monkeypatch.setattr(torch, "compile", _broken_compile(calls))
+    work = str(tmp_path / "run")
+    assert main(["train", cfg_path, "--work-dir", work, "--device", "cpu", "--cfg-options", "compile=True"]) == 0
+    assert calls == [1] and "WARNING - torch.compile failed (RuntimeError: InductorError" in capsys.readouterr().out
+    ckpt = str(tmp_path / "run" / "iter_2.pth")
+    assert main(["test", cfg_path, ckpt, "--work-dir", work, "--device", "cpu", "--cfg-options", "compile=True"]) == 0
+    out = capsys.readouterr().out
+    assert calls == [1, 1] and "torch.compile failed" in out and "mIoU" in out

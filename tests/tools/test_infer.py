@@ -174,3 +174,23 @@ def test_amp_predicts_under_autocast(setup, tmp_path):
         np.testing.assert_array_equal(labels, sample.pred_sem_seg.data[0].numpy())
         full = inference_model(setup["model"], str(setup["images"] / name)).pred_sem_seg.data[0].numpy()
         assert (labels == full).mean() > 0.9  # bfloat16 rounding flips only near-tied pixels
+
+
+def test_compile_and_channels_last_reach_the_model_through_cfg_options(setup, tmp_path, monkeypatch, capsys):
+    """`seglab infer --cfg-options compile=True channels_last=True`: the model it predicts with is channels-last and
+    its forward compiled; the labels are the plain model's."""
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: compiled.append(fn.__self__) or fn)
+    image = str(setup["images"] / "odd_a.png")
+    assert main(["infer", setup["config"], setup["ckpt"], image, "--out-dir", str(tmp_path), "--device", "cpu",
+                 "--cfg-options", "compile=True", "channels_last=True"]) == 0
+    assert len(compiled) == 1
+    convs = [p for p in compiled[0].parameters() if p.dim() == 4 and p.shape[-1] > 1]
+    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous() for p in convs)
+    got = cv2.imread(str(tmp_path / "pred" / "odd_a.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(got, inference_model(setup["model"], image).pred_sem_seg.data[0].numpy())
+    capsys.readouterr()
+    assert main(["infer", setup["config"], setup["ckpt"], image, "--out-dir", str(tmp_path), "--device", "cpu",
+                 "--cfg-options", "compile=yes"]) != 0
+    assert "config error: compile must be True/False or a dict of torch.compile arguments, got 'yes'" in \
+        capsys.readouterr().err
